@@ -9,3 +9,21 @@ pub mod train;
 
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
+
+/// Persistence: the `Store` trait and its SQLite backend; the only module with SQL.
+pub mod store;
+
+/// The job lifecycle: queue, worker threads, events; never HTTP.
+pub mod jobs;
+
+/// The HTTP API: routes, extractors, problem+json.
+pub mod api;
+
+/// Command-line and environment configuration.
+pub mod config;
+
+/// Wiring: `App::build` and graceful shutdown.
+pub mod app;
+
+/// Logging setup.
+pub mod telemetry;

@@ -1,0 +1,10 @@
+//! The job lifecycle: submission, the queue, the worker threads that train, and the events a
+//! job emits. Knows `train`, `data` and the `Store` trait; never HTTP.
+
+pub mod error;
+pub mod events;
+pub mod queue;
+pub mod worker;
+
+pub use error::{JobsError, LimitExceeded, Rejection};
+pub use queue::JobQueue;
