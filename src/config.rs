@@ -40,9 +40,10 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Training threads; each trains one job at a time. Default: one per core.
+    /// Training threads; each trains one job at a time. Default: one per core. 0 serves the
+    /// API without training (jobs wait in the queue).
     #[arg(long, env = "TRAINYARD_WORKERS")]
-    pub workers: Option<NonZeroUsize>,
+    pub workers: Option<usize>,
 
     /// Log line format.
     #[arg(long, env = "TRAINYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -123,7 +124,6 @@ impl Config {
     /// The number of training threads: the flag, else one per core.
     pub fn worker_count(&self) -> usize {
         self.workers
-            .map(NonZeroUsize::get)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
     }
 }

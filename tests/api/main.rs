@@ -7,3 +7,9 @@ mod support;
 
 /// /healthz, /readyz, /v1/version, /openapi.yaml, and the OpenAPI drift check.
 mod service;
+
+/// Reading, listing, cancelling and deleting jobs; event streams; shutdown.
+mod lifecycle;
+
+/// The real binary: startup line, SIGTERM.
+mod binary;

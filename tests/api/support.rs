@@ -2,7 +2,6 @@
 //! client for it. Each test gets its own app, database and port.
 
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,7 +59,7 @@ pub async fn spawn_app_in(dir: Arc<tempfile::TempDir>, options: Options) -> Test
     let db_path = dir.path().join("trainyard.db");
     let mut config = Config::new(format!("sqlite://{}", db_path.display()));
     config.bind = "127.0.0.1:0".parse().expect("an address");
-    config.workers = NonZeroUsize::new(options.workers);
+    config.workers = Some(options.workers);
     config.limits = options.limits;
     let app = App::build(config).await.expect("the app builds");
     let address = app.address();
@@ -213,4 +212,121 @@ pub fn error_paths(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// One Server-Sent Event as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+/// Reads SSE frames from a streaming response.
+pub struct SseReader {
+    response: Response,
+    buffer: String,
+    /// `: comment` lines seen (keep-alives).
+    pub comments: usize,
+}
+
+impl SseReader {
+    pub fn new(response: Response) -> Self {
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        SseReader {
+            response,
+            buffer: String::new(),
+            comments: 0,
+        }
+    }
+
+    /// The next event, or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: "message".into(),
+                    id: None,
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                let mut has_field = false;
+                for line in frame.lines() {
+                    if line.starts_with(':') {
+                        self.comments += 1;
+                    } else if let Some((field, value)) = line.split_once(':') {
+                        has_field = true;
+                        let value = value.strip_prefix(' ').unwrap_or(value);
+                        match field {
+                            "event" => event.event = value.to_owned(),
+                            "id" => event.id = Some(value.to_owned()),
+                            "data" => data.push_str(value),
+                            _ => {}
+                        }
+                    }
+                }
+                if has_field {
+                    event.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                    return Some(event);
+                }
+                continue;
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Every remaining event until the stream ends.
+    pub async fn rest(&mut self) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            events.push(event);
+        }
+        events
+    }
+}
+
+/// Opens a job's event stream, resuming after `last_event_id` when given.
+pub async fn open_events(app: &TestApp, id: &str, last_event_id: Option<&str>) -> SseReader {
+    let mut request = app.client.get(app.url(&format!("/v1/jobs/{id}/events")));
+    if let Some(last) = last_event_id {
+        request = request.header("last-event-id", last);
+    }
+    SseReader::new(request.send().await.expect("the request is sent"))
+}
+
+/// Puts a job straight into the store, bypassing validation: for tests of the lifecycle that
+/// must not depend on the engine (the job never trains unless a worker claims it).
+pub async fn insert_raw_job(app: &TestApp, name: &str, created_at: i64) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let job = trainyard::store::NewJob {
+        id: id.clone(),
+        name: Some(name.to_owned()),
+        priority: 0,
+        spec: r#"{"name":"raw"}"#.into(),
+        resolved_spec: r#"{"name":"raw"}"#.into(),
+        seed: 7,
+        parameter_count: 1,
+        total_steps: 1,
+        epochs: 1,
+        created_at,
+        datasets: Vec::new(),
+        idempotency: None,
+        max_queued: 1_000,
+    };
+    match app.queue.store().insert_job(job).await {
+        Ok(trainyard::store::InsertJob::Created { .. }) => id,
+        other => panic!("the raw job was not inserted: {other:?}"),
+    }
 }
