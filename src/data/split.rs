@@ -37,6 +37,9 @@ pub enum SplitError {
     /// The fraction is not strictly between 0 and 1.
     #[error("validation_split must be strictly between 0 and 1, got {fraction}")]
     FractionOutOfRange { fraction: f64 },
+    /// The dataset's targets describe a different number of rows than its features.
+    #[error("the dataset has {rows} feature rows but {targets} targets")]
+    Inconsistent { rows: usize, targets: usize },
     /// One part would have no rows.
     #[error(
         "validation_split {fraction} of {rows} rows leaves {training} training and {validation} \
@@ -70,6 +73,12 @@ pub fn split(
         return Err(SplitError::FractionOutOfRange { fraction });
     }
     let rows = dataset.rows();
+    if dataset.targets.len() != rows {
+        return Err(SplitError::Inconsistent {
+            rows,
+            targets: dataset.targets.len(),
+        });
+    }
     let in_validation = match kind {
         SplitKind::Tail => tail(rows, fraction),
         SplitKind::Stratified => stratified(&dataset.targets, rows, fraction, seed),
@@ -245,6 +254,22 @@ mod tests {
         let (training, validation) = split(&dataset, 0.5, SplitKind::Stratified, 1).unwrap();
         assert_eq!(class_counts(&validation), [0, 1, 3]);
         assert_eq!(class_counts(&training), [1, 1, 2]);
+    }
+
+    #[test]
+    fn a_dataset_whose_targets_and_features_disagree_is_an_error_not_a_panic() {
+        let mut dataset = ramp(10);
+        dataset.targets = Targets::Classes {
+            labels: vec![0; 12],
+            n_classes: 1,
+        };
+        assert_eq!(
+            split(&dataset, 0.2, SplitKind::Stratified, 0),
+            Err(SplitError::Inconsistent {
+                rows: 10,
+                targets: 12
+            })
+        );
     }
 
     #[test]
