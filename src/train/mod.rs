@@ -11,12 +11,14 @@ pub mod init;
 pub mod layer;
 pub mod loss;
 pub mod metric;
+pub mod network;
 pub mod optim;
 pub mod plan;
 pub mod regularizer;
 pub mod rng;
 pub mod schedule;
 
+pub use network::{PredictError, predict};
 pub use plan::{Initialization, LayerPlan, Plan, Tensor};
 
 /// Per-layer numbers that make vanishing and exploding gradients visible. One entry per layer
