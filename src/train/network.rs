@@ -153,13 +153,10 @@ impl Network {
     pub fn penalty(&self) -> f32 {
         let mut total = 0.0f32;
         for variable in &self.variables {
-            if let Role::Kernel(regularizer) = variable.role {
-                if regularizer.l1 != 0.0 {
-                    total += regularizer.l1 * variable.values.iter().map(|w| w.abs()).sum::<f32>();
-                }
-                if regularizer.l2 != 0.0 {
-                    total += regularizer.l2 * variable.values.iter().map(|w| w * w).sum::<f32>();
-                }
+            if let Role::Kernel(regularizer) = variable.role
+                && !regularizer.is_zero()
+            {
+                total += regularizer.penalty(&variable.values);
             }
         }
         total
@@ -168,21 +165,10 @@ impl Network {
     /// Adds `l1·sign(w) + 2·l2·w` to every penalized kernel's gradient (`sign(0) = 0`).
     fn add_penalty_gradients(&mut self) {
         for variable in &mut self.variables {
-            let Role::Kernel(regularizer) = variable.role else {
-                continue;
-            };
-            if regularizer.l1 == 0.0 && regularizer.l2 == 0.0 {
-                continue;
-            }
-            for (g, &w) in variable.gradient.iter_mut().zip(&variable.values) {
-                let sign = if w > 0.0 {
-                    1.0
-                } else if w < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                };
-                *g += regularizer.l1 * sign + 2.0 * regularizer.l2 * w;
+            if let Role::Kernel(regularizer) = variable.role
+                && !regularizer.is_zero()
+            {
+                regularizer.add_gradient(&variable.values, &mut variable.gradient);
             }
         }
     }
