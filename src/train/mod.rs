@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod early_stopping;
+pub mod fit;
 pub mod init;
 pub mod layer;
 pub mod loss;
@@ -18,6 +19,7 @@ pub mod regularizer;
 pub mod rng;
 pub mod schedule;
 
+pub use fit::{Checkpoint, FitResult, Observer, TrainError, fit};
 pub use network::{PredictError, predict};
 pub use plan::{Initialization, LayerPlan, Plan, Tensor};
 
