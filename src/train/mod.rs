@@ -16,6 +16,7 @@ pub mod plan;
 pub mod regularizer;
 pub mod rng;
 pub mod schedule;
+pub mod shape;
 
 pub use plan::{Initialization, LayerPlan, Plan, Tensor};
 
