@@ -15,14 +15,16 @@ pub const MAX_ID_CHARS: usize = 128;
 pub const MAX_GENERATED_SAMPLES: u64 = 1_000_000;
 /// Most features a generated `blobs` set may have.
 pub const MAX_GENERATED_FEATURES: u64 = 10_000;
-/// Most cells (`samples × features`) of a generated set: 60000×784 MNIST-sized blobs fit.
-pub const MAX_GENERATED_CELLS: u64 = 64_000_000;
+/// Most cells (`samples × features`) of a generated set (400 MB of f32), as the data layer allows.
+pub const MAX_GENERATED_CELLS: u64 = 100_000_000;
 /// Most classes of a generated set.
 pub const MAX_GENERATED_CLASSES: u64 = 1_000;
 /// Most rows of inline data (larger sets belong in an uploaded dataset).
 pub const MAX_INLINE_ROWS: usize = 100_000;
 /// Most features per inline row.
 pub const MAX_INLINE_FEATURES: usize = 10_000;
+/// Most feature values of inline data in all.
+pub const MAX_INLINE_CELLS: usize = 4_000_000;
 /// Most values per inline label vector.
 pub const MAX_INLINE_OUTPUTS: usize = 1_000;
 /// Largest augmentation shift in pixels.
@@ -74,9 +76,9 @@ impl Builtin {
     }
 }
 
-/// A synthetic set drawn from the job's seed, with every parameter resolved. Class `c` of `k`
-/// gets `⌊n/k⌋` rows, plus one when `c < n mod k`.
-#[derive(Debug, Clone, PartialEq)]
+/// A synthetic set drawn from the job's seed, with every parameter resolved. The variants and
+/// defaults mirror the data layer's generators (`data::synthetic::Generated`), which draw them.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Generated {
     /// Gaussian clusters: centers `~ N(0, center_std²)` per feature, rows `~ N(center, cluster_std²)`.
     Blobs {
@@ -96,11 +98,12 @@ pub enum Generated {
         noise: f64,
         factor: f64,
     },
-    /// `classes` interleaved spiral arms in two features.
+    /// `classes` interleaved spiral arms in two features, each making `turns` full turns.
     Spirals {
         samples: usize,
         noise: f64,
         classes: usize,
+        turns: f64,
     },
 }
 
@@ -156,10 +159,20 @@ impl Generated {
         }
     }
 
-    /// Rows per class: `⌊n/k⌋`, plus one for the first `n mod k` classes.
+    /// Rows per class, as the generators assign them: moons and circles put `⌊n/2⌋` rows in
+    /// class 0 and the rest in class 1 (scikit-learn's `make_moons`/`make_circles`); spirals and
+    /// blobs give row `i` class `i mod k`. Xor labels by the sign of `x1·x2` of uniform points, so
+    /// its counts are random; `n/2` each is their expectation.
     pub fn class_counts(&self) -> Vec<usize> {
         let (n, k) = (self.samples(), self.classes());
-        (0..k).map(|c| n / k + usize::from(c < n % k)).collect()
+        match self {
+            Generated::Moons { .. } | Generated::Circles { .. } | Generated::Xor { .. } => {
+                vec![n / 2, n - n / 2]
+            }
+            Generated::Spirals { .. } | Generated::Blobs { .. } => {
+                (0..k).map(|c| n / k + usize::from(c < n % k)).collect()
+            }
+        }
     }
 }
 
@@ -234,12 +247,20 @@ pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<Da
             None,
         );
     }
-    if object.has("validation") && rule.is_some() {
-        errors.add(
-            object.at("split"),
-            "split applies to validation_split, not to a validation source",
-            None,
-        );
+    if rule.is_some() {
+        if object.has("validation") {
+            errors.add(
+                object.at("split"),
+                "split applies to validation_split, not to a validation source",
+                None,
+            );
+        } else if !object.has("validation_split") {
+            errors.add(
+                object.at("split"),
+                "split applies to validation_split, which is not set",
+                None,
+            );
+        }
     }
     let validation = match (second, split_fraction) {
         (Some(source), _) => ValidationSpec::Source(Box::new(source)),
@@ -319,50 +340,55 @@ fn parse_source_fields(object: &mut Object, errors: &mut Errors) -> Option<DataS
 
 fn parse_generated(object: &mut Object, errors: &mut Errors) -> Option<Generated> {
     let kind = object.required_name("name", "generator", GENERATORS, errors)?;
+    // Defaults are the data layer's (`data::synthetic`): small problems one can see.
     let samples_default = match kind {
-        GeneratorKind::Blobs | GeneratorKind::Spirals => 300,
+        GeneratorKind::Blobs => 600,
+        GeneratorKind::Spirals => 300,
         GeneratorKind::Xor | GeneratorKind::Moons | GeneratorKind::Circles => 200,
     };
     let samples = object
-        .integer("samples", 2, MAX_GENERATED_SAMPLES, errors)
+        .integer("samples", 1, MAX_GENERATED_SAMPLES, errors)
         .unwrap_or(samples_default) as usize;
     let noise = |object: &mut Object, errors: &mut Errors, default: f64| {
         object
             .number("noise", Interval::closed(0.0, 100.0), errors)
             .unwrap_or(default)
     };
+    let classes = |object: &mut Object, errors: &mut Errors| {
+        let classes = object
+            .integer("classes", 2, MAX_GENERATED_CLASSES, errors)
+            .unwrap_or(3) as usize;
+        if classes > samples {
+            errors.add(
+                object.at("classes"),
+                format!("must be at most samples ({samples}), got {classes}"),
+                None,
+            );
+        }
+        classes
+    };
     Some(match kind {
         GeneratorKind::Blobs => {
             let features = object
                 .integer("features", 1, MAX_GENERATED_FEATURES, errors)
                 .unwrap_or(2);
-            let classes = object
-                .integer("classes", 2, MAX_GENERATED_CLASSES, errors)
-                .unwrap_or(3);
-            let center_std = object
-                .number("center_std", Interval::open_closed(0.0, 1e6), errors)
-                .unwrap_or(5.0);
-            let cluster_std = object
-                .number("cluster_std", Interval::open_closed(0.0, 1e6), errors)
-                .unwrap_or(1.0);
+            let classes = classes(object, errors);
+            let spread = Interval::closed(0.0, 1e6);
+            let center_std = object.number("center_std", spread, errors).unwrap_or(3.0);
+            let cluster_std = object.number("cluster_std", spread, errors).unwrap_or(1.0);
             if (samples as u64).saturating_mul(features) > MAX_GENERATED_CELLS {
                 errors.add(
                     object.at("samples"),
-                    format!("samples × features must be at most {MAX_GENERATED_CELLS}, got {samples} × {features}"),
-                    None,
-                );
-            }
-            if (classes as usize) > samples {
-                errors.add(
-                    object.at("classes"),
-                    format!("must be at most samples ({samples}), got {classes}"),
+                    format!(
+                        "samples × features must be at most {MAX_GENERATED_CELLS}, got {samples} × {features}"
+                    ),
                     None,
                 );
             }
             Generated::Blobs {
                 samples,
                 features: features as usize,
-                classes: classes as usize,
+                classes,
                 center_std,
                 cluster_std,
             }
@@ -379,24 +405,17 @@ fn parse_generated(object: &mut Object, errors: &mut Errors) -> Option<Generated
             samples,
             noise: noise(object, errors, 0.05),
             factor: object
-                .number("factor", Interval::open_closed(0.0, 1.0), errors)
+                .number("factor", Interval::closed_open(0.0, 1.0), errors)
                 .unwrap_or(0.5),
         },
-        GeneratorKind::Spirals => {
-            let classes = object.integer("classes", 2, 100, errors).unwrap_or(3) as usize;
-            if classes > samples {
-                errors.add(
-                    object.at("classes"),
-                    format!("must be at most samples ({samples}), got {classes}"),
-                    None,
-                );
-            }
-            Generated::Spirals {
-                samples,
-                noise: noise(object, errors, 0.1),
-                classes,
-            }
-        }
+        GeneratorKind::Spirals => Generated::Spirals {
+            samples,
+            noise: noise(object, errors, 0.05),
+            classes: classes(object, errors),
+            turns: object
+                .number("turns", Interval::closed(0.0, 100.0), errors)
+                .unwrap_or(1.0),
+        },
     })
 }
 
@@ -439,6 +458,18 @@ fn parse_rows(value: &Value, path: &str, errors: &mut Errors) -> Option<Vec<Vec<
     let rows = array(value, path, MAX_INLINE_ROWS, errors)?;
     if rows.is_empty() {
         errors.add(path, "must have at least one row", None);
+        return None;
+    }
+    let cells: usize = rows
+        .iter()
+        .map(|row| row.as_array().map_or(0, Vec::len))
+        .sum();
+    if cells > MAX_INLINE_CELLS {
+        errors.add(
+            path,
+            format!("must have at most {MAX_INLINE_CELLS} values in all, got {cells}; upload a dataset instead"),
+            None,
+        );
         return None;
     }
     let mut width = None;
@@ -587,9 +618,15 @@ pub fn source_json(source: &DataSource) -> Value {
                     map.insert("noise".into(), json!(noise));
                     map.insert("factor".into(), json!(factor));
                 }
-                Generated::Spirals { noise, classes, .. } => {
+                Generated::Spirals {
+                    noise,
+                    classes,
+                    turns,
+                    ..
+                } => {
                     map.insert("noise".into(), json!(noise));
                     map.insert("classes".into(), json!(classes));
+                    map.insert("turns".into(), json!(turns));
                 }
             }
             value

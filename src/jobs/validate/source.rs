@@ -52,7 +52,7 @@ pub fn describe(
                 },
                 image_shape: None,
             },
-            plan: SourcePlan::Generated(generated.clone()),
+            plan: SourcePlan::Generated(*generated),
         }),
         DataSource::Inline(inline) => {
             let dataset = inline_dataset(inline, path, classification, errors)?;
@@ -207,10 +207,11 @@ fn inline_targets(
 ///
 /// - `tail`: Keras's `validation_split` (K3 `trainers/data_adapters/array_slicing.py`
 ///   `train_validation_split`): `split_at = ⌊N·(1 − v)⌋` rows train, computed in f64 as written.
-/// - `stratified`: per class `round(n_c·v)` rows (half away from zero) go to validation;
-///   real-valued targets count as a single class.
+/// - `stratified`: per class `round(n_c·v)` rows (half away from zero), at most `n_c − 1` so
+///   that every class keeps a training row, go to validation; real-valued targets count as a
+///   single class.
 ///
-/// The data layer applies the same rule when it cuts the rows.
+/// The data layer applies the same rule when it cuts the rows (`data::split`).
 pub fn split_sizes(
     rows: usize,
     targets: &TargetShape,
@@ -223,7 +224,8 @@ pub fn split_sizes(
             (n_train, rows - n_train.min(rows))
         }
         SplitRule::Stratified => {
-            let held_out = |n: usize| ((n as f64) * fraction).round() as usize;
+            let held_out =
+                |n: usize| (((n as f64) * fraction).round() as usize).min(n.saturating_sub(1));
             let n_validation = match targets {
                 TargetShape::Classes { class_counts, .. } => {
                     class_counts.iter().map(|&n| held_out(n)).sum()
@@ -275,6 +277,17 @@ mod tests {
                 0.25,
                 SplitRule::Stratified,
                 (7, 3),
+            ),
+            // A class of one row keeps it for training: round(1·0.6) = 1 is capped at 0.
+            (
+                4,
+                TargetShape::Classes {
+                    n_classes: 2,
+                    class_counts: vec![3, 1],
+                },
+                0.6,
+                SplitRule::Stratified,
+                (2, 2),
             ),
             // wine 59/71/48 at 0.25: 14.75→15, 17.75→18, 12→12.
             (

@@ -538,6 +538,46 @@ fn bad_specs() -> Vec<BadSpec> {
             vec!["data.validation_split"],
         ),
         (
+            "a split rule without validation_split is rejected",
+            iris(),
+            vec![
+                ("/data/validation_split", json!(REMOVE)),
+                ("/data/split", json!("tail")),
+            ],
+            vec!["data.split"],
+        ),
+        (
+            "a split rule with a validation source is rejected",
+            iris(),
+            vec![
+                ("/data/validation_split", json!(REMOVE)),
+                ("/data/split", json!("tail")),
+                (
+                    "/data/validation",
+                    json!({"type": "builtin", "name": "iris"}),
+                ),
+            ],
+            vec!["data.split"],
+        ),
+        (
+            "spirals take no factor parameter",
+            iris(),
+            vec![(
+                "/data",
+                json!({"type": "generated", "name": "spirals", "factor": 0.5}),
+            )],
+            vec!["data.factor"],
+        ),
+        (
+            "blobs beyond the cell limit are rejected",
+            iris(),
+            vec![(
+                "/data",
+                json!({"type": "generated", "name": "blobs", "samples": 1000000, "features": 1000}),
+            )],
+            vec!["data.samples"],
+        ),
+        (
             "validation_split and a validation source together are rejected",
             iris(),
             vec![(
@@ -1011,6 +1051,36 @@ fn layers_schedules_and_stopping_resolve_to_keras_defaults() {
             json!({"type": "cosine_decay_restarts", "initial_learning_rate": 0.1, "first_decay_steps": 50, "t_mul": 2.0, "m_mul": 1.0, "alpha": 0.0, "unit": "step"}),
         ),
         (
+            "/data",
+            json!({"type": "generated", "name": "moons"}),
+            "/data",
+            json!({"type": "generated", "name": "moons", "samples": 200, "noise": 0.1, "validation_split": 0.0, "split": "stratified", "standardize": false, "shuffle": true, "augmentation": {"gaussian_noise": 0.0, "shift": 0}}),
+        ),
+        (
+            "/data",
+            json!({"type": "generated", "name": "blobs"}),
+            "/data/features",
+            json!(2),
+        ),
+        (
+            "/data",
+            json!({"type": "generated", "name": "spirals"}),
+            "/data/turns",
+            json!(1.0),
+        ),
+        (
+            "/data",
+            json!({"type": "generated", "name": "circles"}),
+            "/data/factor",
+            json!(0.5),
+        ),
+        (
+            "/initializer",
+            json!("dbn_pretraining"),
+            "/initializer",
+            json!({"type": "dbn_pretraining", "epochs": 10, "learning_rate": 0.1, "batch_size": 10, "cd_steps": 1, "kernel_initializer": {"type": "glorot_uniform"}}),
+        ),
+        (
             "/training/early_stopping",
             json!({}),
             "/training/early_stopping",
@@ -1027,6 +1097,16 @@ fn layers_schedules_and_stopping_resolve_to_keras_defaults() {
         let mut spec = iris();
         if pointer.starts_with("/schedule") {
             edit(&mut spec, "/optimizer/learning_rate", json!(REMOVE));
+        }
+        if given == json!("dbn_pretraining") {
+            edit(
+                &mut spec,
+                "/architecture/layers/0/activation",
+                json!("sigmoid"),
+            );
+        }
+        if matches!(given["name"].as_str(), Some("moons" | "circles")) {
+            edit(&mut spec, "/architecture/layers/1/units", json!(2));
         }
         edit(&mut spec, pointer, given.clone());
         let job = validate(&spec, &catalog(), SEED).unwrap_or_else(|e| panic!("{given}: {e:?}"));
@@ -1317,4 +1397,24 @@ fn a_flood_of_bad_cells_is_capped_with_a_count() {
         errors.last().map(|e| e.message.as_str()),
         Some("900 more errors not shown")
     );
+}
+
+#[test]
+fn every_example_is_small_enough_for_the_test_suite() {
+    // Multiply-adds of the forward passes over training and validation rows, all epochs: about
+    // 1e9 is a few seconds of CPU for the engine.
+    const BUDGET: f64 = 2e9;
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for entry in std::fs::read_dir(&directory).expect("examples/ exists") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_none_or(|ext| ext != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let body: Value = serde_json::from_str(&text).expect("valid JSON");
+        let job = validate(&body, &catalog(), SEED).expect("valid");
+        let rows = (job.n_train + job.n_validation) as f64;
+        let work = job.parameter_count as f64 * rows * job.spec.training.epochs as f64;
+        assert!(work <= BUDGET, "{}: {work:.2e}", path.display());
+    }
 }
