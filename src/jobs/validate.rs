@@ -450,7 +450,7 @@ fn check_output(
     data: &DataShape,
     errors: &mut Errors,
 ) {
-    let width = convert_width(layers, data.features);
+    let width = spec_output_width(layers, data.features);
     let width_path = last_units_path(layers, "architecture.layers")
         .unwrap_or_else(|| "architecture.layers".into());
     let (activation, activation_path) = output_activation(layers);
@@ -547,7 +547,7 @@ fn check_output(
     }
 }
 
-fn convert_width(layers: &[LayerSpec], input: usize) -> usize {
+fn spec_output_width(layers: &[LayerSpec], input: usize) -> usize {
     layers.iter().fold(input, |width, layer| match layer {
         LayerSpec::Dense { units, .. } => *units,
         _ => width,

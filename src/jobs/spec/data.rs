@@ -23,6 +23,8 @@ pub const MAX_GENERATED_CLASSES: u64 = 1_000;
 pub const MAX_INLINE_ROWS: usize = 100_000;
 /// Most features per inline row.
 pub const MAX_INLINE_FEATURES: usize = 10_000;
+/// Most classes of inline data (the data layer's limit on class labels).
+pub const MAX_INLINE_CLASSES: usize = 1_000;
 /// Most feature values of inline data in all.
 pub const MAX_INLINE_CELLS: usize = 4_000_000;
 /// Most values per inline label vector.
@@ -430,7 +432,7 @@ fn parse_inline(object: &mut Object, errors: &mut Errors) -> Option<InlineData> 
         .required("labels", errors)
         .and_then(|value| parse_labels(value, &labels_path, errors));
     let classes = object
-        .integer("classes", 1, u32::MAX as u64, errors)
+        .integer("classes", 1, MAX_INLINE_CLASSES as u64, errors)
         .map(|c| c as usize);
     if let (Some(features), Some(labels)) = (&features, &labels)
         && features.len() != labels.len()

@@ -9,11 +9,11 @@ use ndarray::Array2;
 use super::SourcePlan;
 use crate::data::{Dataset, Targets};
 use crate::jobs::catalog::{DataCatalog, DataShape, TargetShape};
-use crate::jobs::spec::data::{DataSource, InlineData, Label, SplitRule};
+use crate::jobs::spec::data::{DataSource, InlineData, Label, MAX_INLINE_CLASSES, SplitRule};
 use crate::jobs::spec::read::{Errors, item, join};
 
-/// Largest class id accepted in inline labels.
-const MAX_CLASS: f64 = 1_000_000.0;
+/// Largest class id accepted in inline labels: below the data layer's 1000 classes.
+const MAX_CLASS: f64 = (MAX_INLINE_CLASSES - 1) as f64;
 
 /// A source's shape, and what the data layer must load for it.
 pub struct Described {

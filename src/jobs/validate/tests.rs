@@ -578,6 +578,18 @@ fn bad_specs() -> Vec<BadSpec> {
             vec!["data.samples"],
         ),
         (
+            "inline data with a billion classes is out of range",
+            inline(json!([[0, 0], [0, 1], [1, 0]]), json!([0, 1, 2])),
+            vec![("/data/classes", json!(1_000_000_000))],
+            vec!["data.classes"],
+        ),
+        (
+            "an inline class id of a million is out of range",
+            inline(json!([[0, 0], [0, 1], [1, 0]]), json!([0, 1, 1_000_000])),
+            vec![],
+            vec!["data.labels[2]"],
+        ),
+        (
             "validation_split and a validation source together are rejected",
             iris(),
             vec![(
@@ -846,6 +858,23 @@ fn unknown_fields_list_the_known_ones() {
         errors[0].message,
         "unknown field; expected one of: type, momentum, nesterov, learning_rate, clipnorm, global_clipnorm, clipvalue, weight_decay"
     );
+}
+
+#[test]
+fn the_api_s_generated_blobs_example_is_valid() {
+    // API.md: 60000 × 784 blobs in 10 classes (the benchmark's W4 data).
+    let mut spec = iris();
+    edit(
+        &mut spec,
+        "/data",
+        json!({"type": "generated", "name": "blobs", "samples": 60000, "features": 784,
+               "classes": 10, "center_std": 0.12, "cluster_std": 1.0}),
+    );
+    edit(&mut spec, "/architecture/layers/1/units", json!(10));
+    edit(&mut spec, "/training/batch_size", json!(128));
+    let job = validate(&spec, &catalog(), SEED).expect("valid");
+    assert_eq!(job.parameter_count, 784 * 16 + 16 + 16 * 10 + 10);
+    assert_eq!((job.n_train, job.steps_per_epoch), (60000, 469));
 }
 
 #[test]
