@@ -9,3 +9,6 @@ pub mod train;
 
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
+
+/// The job lifecycle: specs read and validated into plans.
+pub mod jobs;

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod regularizer;
 pub mod rng;
 pub mod schedule;
+pub mod shape;
 
 pub use fit::{Checkpoint, FitResult, Observer, TrainError, fit};
 pub use network::{PredictError, predict};
