@@ -9,3 +9,6 @@ pub mod train;
 
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
+
+/// Gradient descent on a formula: parse, differentiate exactly, step with a training optimizer.
+pub mod descent;
