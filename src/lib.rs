@@ -12,3 +12,6 @@ pub mod data;
 
 /// The job lifecycle: specs read and validated into plans.
 pub mod jobs;
+
+/// Gradient descent on a formula: parse, differentiate exactly, step with a training optimizer.
+pub mod descent;
