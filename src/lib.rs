@@ -10,10 +10,14 @@ pub mod train;
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
 
+/// Gradient descent on a formula: parse, differentiate exactly, step with a training optimizer.
+pub mod descent;
+
 /// Persistence: the `Store` trait and its SQLite backend; the only module with SQL.
 pub mod store;
 
-/// The job lifecycle: queue, worker threads, events; never HTTP.
+/// The job lifecycle: specs validated into plans, the queue, worker threads, events; never
+/// HTTP.
 pub mod jobs;
 
 /// The HTTP API: routes, extractors, problem+json.

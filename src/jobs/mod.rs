@@ -1,9 +1,12 @@
 //! The job lifecycle: submission, the queue, the worker threads that train, and the events a
 //! job emits. Knows `train`, `data` and the `Store` trait; never HTTP.
 
+pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod queue;
+pub mod spec;
+pub mod validate;
 pub mod worker;
 
 pub use error::{JobsError, LimitExceeded, Rejection};
