@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::jobs::JobQueue;
+use crate::jobs::worker::WorkerPool;
 use crate::store::{self, StoreError};
 
 /// Why the server could not start or stopped with an error.
@@ -29,6 +30,8 @@ pub enum AppError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("starting the worker threads failed: {0}")]
+    Workers(std::io::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
 }
@@ -39,8 +42,8 @@ pub struct App {
     address: SocketAddr,
     router: axum::Router,
     queue: Arc<JobQueue>,
+    workers: WorkerPool,
     shutdown: CancellationToken,
-    config: Config,
 }
 
 impl App {
@@ -67,13 +70,17 @@ impl App {
             address: config.bind,
             source,
         })?;
+        let count = config.worker_count();
+        let workers = WorkerPool::start(&queue, count, tokio::runtime::Handle::current())
+            .map_err(AppError::Workers)?;
+        tracing::info!(workers = count, "training threads started");
         Ok(App {
             listener,
             address,
             router,
             queue,
+            workers,
             shutdown,
-            config,
         })
     }
 
@@ -99,16 +106,20 @@ impl App {
             address,
             router,
             queue,
+            workers,
             shutdown,
-            config,
         } = self;
-        let workers = config.worker_count();
-        tracing::info!(workers, "training threads");
         tracing::info!("listening on http://{address}");
         let stop = shutdown.clone();
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
+        // Interrupt running jobs (they go back to the queue) and wait for the threads, off the
+        // async threads since joining blocks.
+        let stopped = tokio::task::spawn_blocking(move || workers.stop()).await;
+        if stopped.is_err() {
+            tracing::error!("stopping the workers panicked");
+        }
         drop(queue);
         tracing::info!("stopped");
         served.map_err(AppError::Serve)

@@ -10,10 +10,10 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::Routes;
-use super::extract::{Page, Params, encode_cursor};
+use super::extract::{IdempotencyKey, JsonBody, Page, Params, encode_cursor};
 use super::problem::ApiError;
 use crate::jobs::JobQueue;
-use crate::jobs::queue::JobDetails;
+use crate::jobs::queue::{DryRun, JobDetails, Submission, Submitted};
 use crate::store::{EventRow, JobRow, JobStatus};
 
 /// Default and largest number of epoch records per metrics page.
@@ -22,7 +22,7 @@ const MAX_METRICS_PAGE: i64 = 10_000;
 
 pub fn routes() -> Routes {
     Routes::new()
-        .route("/v1/jobs", &["GET"], get(list))
+        .route("/v1/jobs", &["GET", "POST"], get(list).post(submit))
         .route(
             "/v1/jobs/{id}",
             &["GET", "DELETE"],
@@ -128,6 +128,53 @@ pub fn job_json(details: &JobDetails) -> Value {
 /// A job as lists show it: without specs and history.
 pub fn job_summary(job: &JobRow) -> Value {
     Value::Object(job_fields(job))
+}
+
+/// What a dry run answers.
+fn dry_run_json(dry_run: &DryRun) -> Value {
+    let validated = &dry_run.validated;
+    json!({
+        "dry_run": true,
+        "name": validated.name,
+        "resolved_spec": validated.resolved,
+        "parameter_count": validated.parameter_count,
+        "n_train": validated.n_train,
+        "n_validation": validated.n_validation,
+        "batch_size": validated.batch_size,
+        "steps_per_epoch": validated.steps_per_epoch,
+        "total_steps": validated.total_steps,
+        "seed": validated.seed,
+        "work": dry_run.work,
+    })
+}
+
+async fn submit(
+    State(queue): State<Arc<JobQueue>>,
+    params: Params,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    JsonBody(spec): JsonBody,
+) -> Result<Response, ApiError> {
+    let submission = Submission {
+        spec,
+        idempotency_key,
+        priority: params.integer("priority", 0, -1000, 1000)?,
+        dry_run: params.flag("dry_run")?,
+    };
+    let (status, job) = match queue.submit(submission).await? {
+        Submitted::DryRun(dry_run) => {
+            return Ok((StatusCode::OK, Json(dry_run_json(&dry_run))).into_response());
+        }
+        Submitted::Created(job) => (StatusCode::CREATED, job),
+        Submitted::Replayed(job) => (StatusCode::OK, job),
+    };
+    let location = format!("/v1/jobs/{}", job.id);
+    let details = queue.get(&job.id).await?;
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(job_json(&details)),
+    )
+        .into_response())
 }
 
 async fn list(State(queue): State<Arc<JobQueue>>, params: Params) -> Result<Json<Value>, ApiError> {

@@ -5,9 +5,11 @@
 //! of the paths and methods it serves; [`route_table`] is what the OpenAPI drift test compares
 //! with `openapi.yaml`.
 
+pub mod datasets;
 pub mod events;
 pub mod extract;
 pub mod jobs;
+pub mod models;
 pub mod problem;
 pub mod service;
 pub mod state;
@@ -78,6 +80,8 @@ fn all_routes() -> Routes {
         .merge(service::routes())
         .merge(jobs::routes())
         .merge(events::routes())
+        .merge(models::routes())
+        .merge(datasets::routes())
 }
 
 /// Every path and method the router serves.

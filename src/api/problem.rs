@@ -136,6 +136,11 @@ impl ApiError {
                     "idempotency-key-reused",
                     "The Idempotency-Key was used for a different request",
                 ),
+                JobsError::BuiltinDataset(_) => class(
+                    StatusCode::CONFLICT,
+                    "dataset-builtin",
+                    "Built-in datasets cannot be deleted",
+                ),
                 JobsError::DatasetInUse { .. } => class(
                     StatusCode::CONFLICT,
                     "dataset-in-use",
@@ -298,7 +303,7 @@ mod tests {
         let error = ApiError::Jobs(JobsError::Limit(LimitExceeded {
             limit: "--max-parameters",
             maximum: 100,
-            requested: 131,
+            requested: Some(131),
             path: Some("architecture".into()),
             what: "parameter count",
         }));

@@ -26,11 +26,25 @@ pub struct LimitExceeded {
     /// The command-line flag that sets the limit, e.g. `--max-parameters`.
     pub limit: &'static str,
     pub maximum: u64,
-    pub requested: u64,
+    /// The amount asked for, when it is known (a CSV upload stops counting at the limit).
+    pub requested: Option<u64>,
     /// The request field responsible, when there is one.
     pub path: Option<String>,
     /// What was counted, in words: "parameters", "dataset cells"…
     pub what: &'static str,
+}
+
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.requested {
+            Some(requested) => write!(
+                f,
+                "{} {requested} exceeds {} {}",
+                self.what, self.limit, self.maximum
+            ),
+            None => write!(f, "{} exceed {} {}", self.what, self.limit, self.maximum),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +55,7 @@ pub enum JobsError {
     /// Some other request input (a CSV, predict inputs, a query) is invalid.
     #[error("the request is invalid: {}", summary(.0))]
     InvalidInput(Vec<Rejection>),
-    #[error("{} {} exceeds {} {}", .0.what, .0.requested, .0.limit, .0.maximum)]
+    #[error("{}", .0)]
     Limit(LimitExceeded),
     #[error("the queue is full: {queued} jobs are waiting (--max-queued-jobs {maximum})")]
     QueueFull { queued: u64, maximum: u64 },
@@ -57,6 +71,8 @@ pub enum JobsError {
     ModelNotReady { id: String, status: JobStatus },
     #[error("the Idempotency-Key was already used for a different request (job {job_id})")]
     IdempotencyKeyReused { job_id: String },
+    #[error("{0} is a built-in dataset; only uploaded datasets can be deleted")]
+    BuiltinDataset(String),
     #[error("dataset {id} is used by queued or running jobs: {}", job_ids.join(", "))]
     DatasetInUse { id: String, job_ids: Vec<String> },
     #[error(transparent)]

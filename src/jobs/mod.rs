@@ -2,9 +2,13 @@
 //! job emits. Knows `train`, `data` and the `Store` trait; never HTTP.
 
 pub mod catalog;
+pub mod datasets;
 pub mod error;
 pub mod events;
+pub mod model;
+pub mod prepare;
 pub mod queue;
+pub mod recorder;
 pub mod spec;
 pub mod validate;
 pub mod worker;

@@ -13,3 +13,6 @@ mod lifecycle;
 
 /// The real binary: startup line, SIGTERM.
 mod binary;
+
+/// Submitting and training jobs; metrics, models, predictions, cancel, reproducibility.
+mod jobs;
