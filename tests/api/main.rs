@@ -16,3 +16,6 @@ mod binary;
 
 /// Submitting and training jobs; metrics, models, predictions, cancel, reproducibility.
 mod jobs;
+
+/// The table of bad requests.
+mod errors;
