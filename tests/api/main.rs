@@ -19,3 +19,15 @@ mod jobs;
 
 /// The table of bad requests.
 mod errors;
+
+/// CSV uploads, listing with the built-ins, deletion rules.
+mod datasets;
+
+/// SSE streams of training jobs, resumed with Last-Event-ID.
+mod events;
+
+/// Restarts on the same database.
+mod restart;
+
+/// Every examples/*.json trains to success.
+mod examples;
