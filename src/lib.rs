@@ -10,8 +10,24 @@ pub mod train;
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
 
-/// The job lifecycle: specs read and validated into plans.
-pub mod jobs;
-
 /// Gradient descent on a formula: parse, differentiate exactly, step with a training optimizer.
 pub mod descent;
+
+/// Persistence: the `Store` trait and its SQLite backend; the only module with SQL.
+pub mod store;
+
+/// The job lifecycle: specs validated into plans, the queue, worker threads, events; never
+/// HTTP.
+pub mod jobs;
+
+/// The HTTP API: routes, extractors, problem+json.
+pub mod api;
+
+/// Command-line and environment configuration.
+pub mod config;
+
+/// Wiring: `App::build` and graceful shutdown.
+pub mod app;
+
+/// Logging setup.
+pub mod telemetry;

@@ -1,0 +1,170 @@
+//! The server's configuration: command-line flags, each with an environment variable and a
+//! default (flag > environment > default), parsed once in `main` and passed down by value.
+//!
+//! The limits live here too, because every refusal names its limit by the flag a deployer would
+//! change: a 422 that says "parameter count 12000000 exceeds --max-parameters 10000000" tells the
+//! user what happened and the operator what to do about it.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `trainyard`: training as a service.
+#[derive(Debug, Parser)]
+#[command(name = "trainyard", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and its training workers.
+    Serve(Config),
+}
+
+/// Everything `App::build` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (the log line names the real one).
+    #[arg(long, env = "TRAINYARD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Where jobs, metrics, models and datasets are kept. `sqlite://PATH` creates the file if it
+    /// is missing.
+    #[arg(
+        long,
+        env = "TRAINYARD_DATABASE_URL",
+        default_value = "sqlite://trainyard.db"
+    )]
+    pub database_url: String,
+
+    /// Training threads; each trains one job at a time. Default: one per core. 0 serves the
+    /// API without training (jobs wait in the queue).
+    #[arg(long, env = "TRAINYARD_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Log line format.
+    #[arg(long, env = "TRAINYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What one request or job may ask of the server. Each refusal names the limit and its value.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest request body in bytes (JSON specs, CSV uploads, predict inputs); larger → 413.
+    #[arg(long, env = "TRAINYARD_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most cells (rows × features) of an uploaded, inline or generated dataset; more → 422.
+    /// MNIST's 60000 × 784 is 47 million.
+    #[arg(
+        long,
+        env = "TRAINYARD_MAX_DATASET_CELLS",
+        default_value_t = 64_000_000
+    )]
+    pub max_dataset_cells: u64,
+
+    /// Most trainable and state parameters of one network; more → 422.
+    #[arg(long, env = "TRAINYARD_MAX_PARAMETERS", default_value_t = 10_000_000)]
+    pub max_parameters: u64,
+
+    /// Most work of one job, counted as optimizer steps × batch size × parameter count
+    /// (the multiply-adds of one forward pass per sample seen, within a small factor); more →
+    /// 422. The default is a few minutes of one core.
+    #[arg(long, env = "TRAINYARD_MAX_WORK", default_value_t = 2_000_000_000_000)]
+    pub max_work: u64,
+
+    /// Most jobs waiting in the queue; a submission beyond it → 429 with Retry-After.
+    #[arg(long, env = "TRAINYARD_MAX_QUEUED_JOBS", default_value_t = 1000)]
+    pub max_queued_jobs: u64,
+
+    /// Most rows in one predict request; more → 422.
+    #[arg(long, env = "TRAINYARD_MAX_PREDICT_ROWS", default_value_t = 100_000)]
+    pub max_predict_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024 * 1024,
+            max_dataset_cells: 64_000_000,
+            max_parameters: 10_000_000,
+            max_work: 2_000_000_000_000,
+            max_queued_jobs: 1000,
+            max_predict_rows: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for `database_url` with every other setting at its default, as tests and
+    /// embedders start from.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: database_url.into(),
+            workers: None,
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The number of training threads: the flag, else one per core.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_of_the_flags_match_limits_default() {
+        let cli = Cli::parse_from(["trainyard", "serve"]);
+        let Command::Serve(config) = cli.command;
+        let defaults = Limits::default();
+        assert_eq!(config.limits.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(config.limits.max_dataset_cells, defaults.max_dataset_cells);
+        assert_eq!(config.limits.max_parameters, defaults.max_parameters);
+        assert_eq!(config.limits.max_work, defaults.max_work);
+        assert_eq!(config.limits.max_queued_jobs, defaults.max_queued_jobs);
+        assert_eq!(config.limits.max_predict_rows, defaults.max_predict_rows);
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://trainyard.db");
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let cli = Cli::parse_from([
+            "trainyard",
+            "serve",
+            "--bind",
+            "0.0.0.0:0",
+            "--workers",
+            "3",
+            "--max-parameters",
+            "99",
+            "--log-format",
+            "json",
+        ]);
+        let Command::Serve(config) = cli.command;
+        assert_eq!(config.bind.port(), 0);
+        assert_eq!(config.worker_count(), 3);
+        assert_eq!(config.limits.max_parameters, 99);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+}

@@ -1,0 +1,415 @@
+//! [`JobQueue`]: the job lifecycle as the API sees it — submit, read, list, cancel, delete,
+//! metrics, events, models — over the [`Store`]. It wakes the worker pool through the
+//! [`Doorbell`] and stops running jobs through their [`RunControl`]; it never trains.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::Limits;
+use crate::store::{
+    CancelJob, DeleteJob, EventRow, Idempotency, InsertJob, JobQuery, JobRow, JobStatus,
+    ModelRecord, NewJob, Store,
+};
+
+use super::datasets::{StoreCatalog, referenced_datasets};
+use super::error::{JobsError, LimitExceeded, Rejection};
+use super::events::{self, EventHub};
+use super::model::{Prediction, Predictor, PredictorCache, parse_inputs};
+use super::validate::{ValidatedJob, WarmStart, validate};
+use super::worker::{Doorbell, RunningJobs, StopReason};
+
+/// How long a cancel of a running job waits for the worker to stop, so that the answer usually
+/// shows `cancelled` already. Training checks its cancel flag every step.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
+/// Milliseconds since the Unix epoch, the store's time unit.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A job submission as the API received it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The spec, unvalidated.
+    pub spec: Value,
+    pub idempotency_key: Option<String>,
+    /// Higher runs first.
+    pub priority: i64,
+    /// Validate and size the job without queueing it.
+    pub dry_run: bool,
+}
+
+/// What a dry run reports.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    pub validated: ValidatedJob,
+    /// Optimizer steps × batch size × parameter count.
+    pub work: u64,
+}
+
+/// How a submission ended.
+#[derive(Debug)]
+pub enum Submitted {
+    DryRun(Box<DryRun>),
+    /// A new job, queued.
+    Created(JobRow),
+    /// The job an earlier request with the same `Idempotency-Key` and body created.
+    Replayed(JobRow),
+}
+
+/// A seed for a spec without one: below 2³² so every JSON reader holds it exactly.
+fn draw_seed() -> u64 {
+    u64::from(uuid::Uuid::new_v4().as_u128() as u32)
+}
+
+/// Digest of everything that defines a submission, for idempotent retries.
+fn request_hash(submission: &Submission) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(submission.spec.to_string().as_bytes());
+    hasher.update(format!("\npriority={}", submission.priority).as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The configured limits a validated job must stay within.
+fn check_limits(validated: &ValidatedJob, limits: &Limits) -> Result<u64, JobsError> {
+    let parameters = validated.parameter_count as u64;
+    if parameters > limits.max_parameters {
+        return Err(JobsError::Limit(LimitExceeded {
+            limit: "--max-parameters",
+            maximum: limits.max_parameters,
+            requested: Some(parameters),
+            path: Some("architecture.layers".into()),
+            what: "parameter count",
+        }));
+    }
+    let cells = (validated.n_train as u64 + validated.n_validation as u64)
+        .saturating_mul(validated.input_width as u64);
+    if cells > limits.max_dataset_cells {
+        return Err(JobsError::Limit(LimitExceeded {
+            limit: "--max-dataset-cells",
+            maximum: limits.max_dataset_cells,
+            requested: Some(cells),
+            path: Some("data".into()),
+            what: "dataset cells",
+        }));
+    }
+    let work = validated
+        .total_steps
+        .saturating_mul(validated.batch_size as u64)
+        .saturating_mul(parameters);
+    if work > limits.max_work {
+        return Err(JobsError::Limit(LimitExceeded {
+            limit: "--max-work",
+            maximum: limits.max_work,
+            requested: Some(work),
+            path: Some("training.epochs".into()),
+            what: "work (steps × batch size × parameters)",
+        }));
+    }
+    Ok(work)
+}
+
+/// One job with what its page shows besides the row.
+#[derive(Debug, Clone)]
+pub struct JobDetails {
+    pub job: JobRow,
+    /// Status events, oldest first.
+    pub history: Vec<EventRow>,
+    /// 1 = next to run; `None` unless queued.
+    pub queue_position: Option<u64>,
+}
+
+/// The job service shared by every handler and the worker pool.
+pub struct JobQueue {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) hub: Arc<EventHub>,
+    pub(super) doorbell: Arc<Doorbell>,
+    pub(super) running: Arc<RunningJobs>,
+    pub(super) limits: Limits,
+    predictors: PredictorCache,
+}
+
+impl JobQueue {
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+        JobQueue {
+            store,
+            hub: Arc::new(EventHub::new()),
+            doorbell: Arc::new(Doorbell::new()),
+            running: Arc::new(RunningJobs::default()),
+            limits,
+            predictors: PredictorCache::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn hub(&self) -> &Arc<EventHub> {
+        &self.hub
+    }
+
+    pub fn doorbell(&self) -> &Arc<Doorbell> {
+        &self.doorbell
+    }
+
+    pub fn running(&self) -> &Arc<RunningJobs> {
+        &self.running
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the database answers.
+    pub async fn ready(&self) -> Result<(), JobsError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Puts jobs that were running when the server last stopped back in the queue. Called once
+    /// at startup, before the workers start; returns how many were requeued.
+    pub async fn recover(&self) -> Result<usize, JobsError> {
+        let events = self
+            .store
+            .requeue_running(
+                "requeued: the server stopped while the job was running",
+                now_ms(),
+            )
+            .await?;
+        self.hub.publish(&events);
+        Ok(events.len())
+    }
+
+    /// Validates a spec and queues it (or only sizes it, for a dry run). Every spec error is
+    /// reported at once, by path; then the limits are checked.
+    pub async fn submit(&self, submission: Submission) -> Result<Submitted, JobsError> {
+        let catalog = StoreCatalog::for_spec(&*self.store, &submission.spec).await?;
+        let spec = submission.spec.clone();
+        // Inline data can be large; validation is CPU work.
+        let validated = tokio::task::spawn_blocking(move || validate(&spec, &catalog, draw_seed()))
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("validation stopped: {e}")))?
+            .map_err(|errors| {
+                JobsError::InvalidSpec(
+                    errors
+                        .into_iter()
+                        .map(|e| Rejection::new(e.path, e.message))
+                        .collect(),
+                )
+            })?;
+        let work = check_limits(&validated, &self.limits)?;
+        match &validated.warm_start {
+            None => {}
+            Some(WarmStart::Job(source)) if self.store.model(source).await?.is_none() => {
+                return Err(JobsError::InvalidSpec(vec![Rejection::new(
+                    "initializer.job_id",
+                    format!("job {source:?} has no trained model"),
+                )]));
+            }
+            Some(WarmStart::Job(_)) => {}
+            Some(WarmStart::Model(model_id)) => {
+                return Err(JobsError::InvalidSpec(vec![Rejection::new(
+                    "initializer.model_id",
+                    format!("no model with id {model_id:?}: model import is not available"),
+                )]));
+            }
+        }
+        if submission.dry_run {
+            return Ok(Submitted::DryRun(Box::new(DryRun { validated, work })));
+        }
+        let plan = validated.plan();
+        let job = NewJob {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: Some(validated.name.clone()),
+            priority: submission.priority,
+            spec: submission.spec.to_string(),
+            resolved_spec: validated.resolved.to_string(),
+            seed: validated.seed,
+            parameter_count: validated.parameter_count as u64,
+            total_steps: validated.total_steps,
+            epochs: plan.epochs as u64,
+            created_at: now_ms(),
+            datasets: referenced_datasets(&submission.spec),
+            idempotency: submission.idempotency_key.clone().map(|key| Idempotency {
+                key,
+                request_hash: request_hash(&submission),
+            }),
+            max_queued: self.limits.max_queued_jobs,
+        };
+        match self.store.insert_job(job).await? {
+            InsertJob::Created { job, event } => {
+                self.hub.publish(&[event]);
+                self.doorbell.ring();
+                Ok(Submitted::Created(job))
+            }
+            InsertJob::Replayed(job) => Ok(Submitted::Replayed(job)),
+            InsertJob::KeyReused { job_id } => Err(JobsError::IdempotencyKeyReused { job_id }),
+            InsertJob::QueueFull { queued } => Err(JobsError::QueueFull {
+                queued,
+                maximum: self.limits.max_queued_jobs,
+            }),
+            InsertJob::DatasetMissing { dataset_id } => {
+                Err(JobsError::InvalidSpec(vec![Rejection::new(
+                    "data.id",
+                    format!("no dataset with id {dataset_id:?}"),
+                )]))
+            }
+        }
+    }
+
+    /// Runs a succeeded job's model on `body`'s inputs, with the job's standardization.
+    pub async fn predict(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
+        let predictor = match self.predictors.get(id) {
+            Some(predictor) => predictor,
+            None => {
+                let (job, record) = self.model(id).await?;
+                let predictor =
+                    tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
+                        .await
+                        .map_err(|e| {
+                            JobsError::Corrupt(format!("loading the model stopped: {e}"))
+                        })??;
+                let predictor = Arc::new(predictor);
+                self.predictors.insert(id, Arc::clone(&predictor));
+                predictor
+            }
+        };
+        let inputs = parse_inputs(body, predictor.input_width, self.limits.max_predict_rows)?;
+        tokio::task::spawn_blocking(move || predictor.predict(inputs))
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("prediction stopped: {e}")))?
+    }
+
+    async fn existing(&self, id: &str) -> Result<JobRow, JobsError> {
+        self.store
+            .job(id)
+            .await?
+            .ok_or_else(|| JobsError::JobNotFound(id.to_owned()))
+    }
+
+    pub async fn get(&self, id: &str) -> Result<JobDetails, JobsError> {
+        let job = self.existing(id).await?;
+        let history = self.store.history(id).await?;
+        let queue_position = match job.status {
+            JobStatus::Queued => self.store.queue_position(id).await?,
+            _ => None,
+        };
+        Ok(JobDetails {
+            job,
+            history,
+            queue_position,
+        })
+    }
+
+    /// Jobs newest first; `before` is the `(created_at, id)` of the last job of the previous
+    /// page. Returns the page and the key of its last job when more may follow.
+    pub async fn list(
+        &self,
+        status: Option<JobStatus>,
+        limit: u32,
+        before: Option<(i64, String)>,
+    ) -> Result<(Vec<JobRow>, Option<(i64, String)>), JobsError> {
+        let mut jobs = self
+            .store
+            .jobs(JobQuery {
+                status,
+                limit: limit.saturating_add(1),
+                before,
+            })
+            .await?;
+        let more = jobs.len() > limit as usize;
+        jobs.truncate(limit as usize);
+        let next = if more {
+            jobs.last().map(|j| (j.created_at, j.id.clone()))
+        } else {
+            None
+        };
+        Ok((jobs, next))
+    }
+
+    /// Cancels a queued job at once, or stops a running one (within one training step) and
+    /// waits briefly for it to end. A finished job cannot be cancelled.
+    pub async fn cancel(&self, id: &str) -> Result<JobRow, JobsError> {
+        match self.store.request_cancel(id, now_ms()).await? {
+            CancelJob::Cancelled { job, event } => {
+                self.hub.publish(&[event]);
+                Ok(job)
+            }
+            CancelJob::Requested(job) => {
+                self.running.stop(id, StopReason::Cancelled);
+                let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
+                let mut current = job;
+                while !current.status.is_terminal() && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    current = self.existing(id).await?;
+                }
+                Ok(current)
+            }
+            CancelJob::Finished(job) => Err(JobsError::JobFinished {
+                id: job.id,
+                status: job.status,
+            }),
+            CancelJob::NotFound => Err(JobsError::JobNotFound(id.to_owned())),
+        }
+    }
+
+    /// Deletes a finished job with its events and model.
+    pub async fn delete(&self, id: &str) -> Result<(), JobsError> {
+        match self.store.delete_job(id).await? {
+            DeleteJob::Deleted => {
+                self.predictors.forget(id);
+                Ok(())
+            }
+            DeleteJob::Active(status) => Err(JobsError::JobActive {
+                id: id.to_owned(),
+                status,
+            }),
+            DeleteJob::NotFound => Err(JobsError::JobNotFound(id.to_owned())),
+        }
+    }
+
+    /// Epoch records with `epoch > since`, oldest first, at most `limit`.
+    pub async fn metrics(
+        &self,
+        id: &str,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, JobsError> {
+        self.existing(id).await?;
+        Ok(self.store.epochs(id, since, limit).await?)
+    }
+
+    /// The job's events after `after` (an event id), stored then live, ending after its final
+    /// status.
+    pub async fn events(
+        &self,
+        id: &str,
+        after: i64,
+    ) -> Result<
+        tokio_stream::wrappers::ReceiverStream<Result<Arc<EventRow>, crate::store::StoreError>>,
+        JobsError,
+    > {
+        self.existing(id).await?;
+        Ok(events::follow(
+            Arc::clone(&self.store),
+            Arc::clone(&self.hub),
+            id.to_owned(),
+            after,
+        ))
+    }
+
+    /// The stored model of a succeeded job.
+    pub async fn model(&self, id: &str) -> Result<(JobRow, ModelRecord), JobsError> {
+        let job = self.existing(id).await?;
+        match self.store.model(id).await? {
+            Some(model) => Ok((job, model)),
+            None => Err(JobsError::ModelNotReady {
+                id: job.id,
+                status: job.status,
+            }),
+        }
+    }
+}

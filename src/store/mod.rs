@@ -1,0 +1,392 @@
+//! Persistence behind one narrow trait, [`Store`]: jobs and their queue, the event log of each
+//! job (status transitions, epoch records, step records, log lines), trained models, uploaded
+//! datasets and idempotency keys. This is the only module that contains SQL.
+//!
+//! The store speaks in plain records — ids, numbers, JSON text and byte blobs — that the `jobs`
+//! layer encodes and decodes; it knows nothing of tensors, specs or HTTP. Times are milliseconds
+//! since the Unix epoch (UTC). The trait returns boxed futures so that callers hold an
+//! `Arc<dyn Store>` and a second backend (PostgreSQL, with `FOR UPDATE SKIP LOCKED` claims) or
+//! checkpoint methods can be added without touching them.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+pub use sqlite::SqliteStore;
+
+/// What every store method returns.
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// Why the store could not answer. None of these is the caller's fault; the API answers 500
+/// (logged, never sent) except for [`StoreError::Unavailable`], which `/readyz` reports.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database url {0:?}: expected sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Where a job is in its life. `queued → running → succeeded | failed | cancelled`; a running
+/// job may also go back to `queued` when the server stops under it. Terminal states are final
+/// (the schema enforces it with a trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job to insert, already validated.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: String,
+    pub name: Option<String>,
+    /// Higher runs first; equal priorities run in submission order.
+    pub priority: i64,
+    /// The spec as submitted, JSON text.
+    pub spec: String,
+    /// The spec with every default filled in, JSON text.
+    pub resolved_spec: String,
+    pub seed: u64,
+    pub parameter_count: u64,
+    pub total_steps: u64,
+    pub epochs: u64,
+    pub created_at: i64,
+    /// Uploaded datasets the job reads; each must still exist when the job is inserted.
+    pub datasets: Vec<String>,
+    pub idempotency: Option<Idempotency>,
+    /// Refuse the insert when this many jobs are already queued.
+    pub max_queued: u64,
+}
+
+/// An `Idempotency-Key` and a digest of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// How an insert ended.
+#[derive(Debug)]
+pub enum InsertJob {
+    /// Inserted, with its first history entry.
+    Created { job: JobRow, event: EventRow },
+    /// The idempotency key was seen before with the same request: the earlier job.
+    Replayed(JobRow),
+    /// The idempotency key was seen before with a different request.
+    KeyReused { job_id: String },
+    /// `max_queued` jobs are waiting already.
+    QueueFull { queued: u64 },
+    /// A dataset the job reads has been deleted meanwhile.
+    DatasetMissing { dataset_id: String },
+}
+
+/// One stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: JobStatus,
+    pub priority: i64,
+    pub spec: String,
+    pub resolved_spec: String,
+    pub seed: u64,
+    pub parameter_count: u64,
+    pub total_steps: u64,
+    pub epochs: u64,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub cancel_requested: bool,
+    /// How many times a worker has claimed the job; fences writes from an older attempt.
+    pub attempt: i64,
+    pub worker: Option<String>,
+    /// JSON text written by the worker: progress, latest record, best epoch.
+    pub progress: Option<String>,
+    /// JSON text `{code, message, param}` of a failed job.
+    pub error: Option<String>,
+    pub weights_sha256: Option<String>,
+}
+
+/// Which jobs to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    pub status: Option<JobStatus>,
+    pub limit: u32,
+    /// Only jobs strictly older than this `(created_at, id)`: the page cursor.
+    pub before: Option<(i64, String)>,
+}
+
+/// The kinds of entries in a job's event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Status,
+    Epoch,
+    Step,
+    Log,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Status => "status",
+            EventKind::Epoch => "epoch",
+            EventKind::Step => "step",
+            EventKind::Log => "log",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventKind> {
+        [
+            EventKind::Status,
+            EventKind::Epoch,
+            EventKind::Step,
+            EventKind::Log,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// An entry to append to a job's event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    /// The epoch an `epoch` or `step` record belongs to.
+    pub epoch: Option<u64>,
+    /// JSON text.
+    pub body: String,
+    pub at: i64,
+}
+
+/// A stored event. `seq` increases with every event the store writes, across all jobs, so it
+/// orders one job's events and serves as the SSE event id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub seq: i64,
+    pub job_id: String,
+    pub kind: EventKind,
+    pub epoch: Option<u64>,
+    pub body: String,
+    pub at: i64,
+}
+
+/// What the API's cancel found.
+#[derive(Debug)]
+pub enum CancelJob {
+    /// A queued job was cancelled at once.
+    Cancelled {
+        job: JobRow,
+        event: EventRow,
+    },
+    /// A running job was asked to stop; its worker writes the final status.
+    Requested(JobRow),
+    /// The job had finished already.
+    Finished(JobRow),
+    NotFound,
+}
+
+/// The end of one attempt at a running job.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub job_id: String,
+    pub attempt: i64,
+    /// `Succeeded`, `Failed` or `Cancelled`.
+    pub status: JobStatus,
+    /// JSON text `{code, message, param}`.
+    pub error: Option<String>,
+    /// JSON text of the final progress.
+    pub progress: Option<String>,
+    /// Records still to append before the final status.
+    pub events: Vec<NewEvent>,
+    pub model: Option<ModelRecord>,
+    pub at: i64,
+}
+
+/// A trained model as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRecord {
+    /// JSON text describing the model (architecture, tensors, standardization, classes).
+    pub meta: String,
+    /// The parameter tensors' values as little-endian f32, in the order `meta` lists them.
+    pub weights: Vec<u8>,
+    pub weights_sha256: String,
+    pub created_at: i64,
+}
+
+/// What a job delete found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteJob {
+    Deleted,
+    Active(JobStatus),
+    NotFound,
+}
+
+/// An uploaded dataset's description (without its matrix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetMeta {
+    pub id: String,
+    pub name: String,
+    pub rows: u64,
+    pub features: u64,
+    /// `None` for a regression target.
+    pub classes: Option<u64>,
+    pub label_column: String,
+    /// JSON text: feature names, class names, target kind.
+    pub meta: String,
+    pub created_at: i64,
+}
+
+/// An uploaded dataset with its matrix bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetRecord {
+    pub meta: DatasetMeta,
+    pub matrix: Vec<u8>,
+}
+
+/// Which datasets to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetQuery {
+    pub limit: u32,
+    pub before: Option<(i64, String)>,
+}
+
+/// What a dataset delete found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteDataset {
+    Deleted,
+    /// Queued or running jobs read it.
+    InUse {
+        job_ids: Vec<String>,
+    },
+    NotFound,
+}
+
+/// The persistence the rest of trainyard uses. Every write that changes a job's status appends
+/// the matching `status` event in the same transaction, so the event log is the job's history.
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers.
+    fn ping(&self) -> StoreFuture<'_, ()>;
+
+    fn insert_job(&self, job: NewJob) -> StoreFuture<'_, InsertJob>;
+    fn job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<JobRow>>;
+    fn jobs(&self, query: JobQuery) -> StoreFuture<'_, Vec<JobRow>>;
+    /// 1 for the next job to run; `None` unless the job is queued.
+    fn queue_position<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<u64>>;
+    fn count_queued(&self) -> StoreFuture<'_, u64>;
+
+    /// Atomically moves the first queued job (highest priority, then oldest) to `running`.
+    fn claim_job<'a>(
+        &'a self,
+        worker: &'a str,
+        now: i64,
+    ) -> StoreFuture<'a, Option<(JobRow, EventRow)>>;
+    fn request_cancel<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, CancelJob>;
+    /// Appends records of a running attempt and updates its progress; nothing is written (and
+    /// nothing returned) when the attempt no longer owns the job.
+    fn record<'a>(
+        &'a self,
+        job_id: &'a str,
+        attempt: i64,
+        events: Vec<NewEvent>,
+        progress: Option<String>,
+    ) -> StoreFuture<'a, Vec<EventRow>>;
+    /// Ends a running attempt; returns the appended events, the final status last. Empty when
+    /// the attempt no longer owns the job.
+    fn finish_job(&self, finish: Finish) -> StoreFuture<'_, Vec<EventRow>>;
+    /// Puts a running attempt back in the queue (server shutdown); its records are dropped,
+    /// since the next attempt starts from the beginning.
+    fn requeue_job<'a>(
+        &'a self,
+        job_id: &'a str,
+        attempt: i64,
+        note: &'a str,
+        now: i64,
+    ) -> StoreFuture<'a, Option<EventRow>>;
+    /// Puts every running job back in the queue (startup after a crash).
+    fn requeue_running<'a>(&'a self, note: &'a str, now: i64) -> StoreFuture<'a, Vec<EventRow>>;
+    fn delete_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteJob>;
+
+    /// Events of a job with `seq > after`, oldest first.
+    fn events<'a>(
+        &'a self,
+        job_id: &'a str,
+        after: i64,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<EventRow>>;
+    /// Epoch records with `epoch > since`, oldest first.
+    fn epochs<'a>(
+        &'a self,
+        job_id: &'a str,
+        since: u64,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<EventRow>>;
+    /// The job's status events, oldest first.
+    fn history<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Vec<EventRow>>;
+
+    fn model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<ModelRecord>>;
+
+    fn insert_dataset(&self, dataset: DatasetRecord) -> StoreFuture<'_, ()>;
+    fn datasets(&self, query: DatasetQuery) -> StoreFuture<'_, Vec<DatasetMeta>>;
+    fn dataset<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<DatasetMeta>>;
+    fn dataset_matrix<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<DatasetRecord>>;
+    fn delete_dataset<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteDataset>;
+}
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(database_url.to_owned()))
+    }
+}

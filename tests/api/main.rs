@@ -1,0 +1,18 @@
+//! The integration tests: one binary that starts real servers on 127.0.0.1:0, each with its own
+//! temporary SQLite database (`support::spawn_app`).
+
+/// spawn_app() and the client helpers; each area uses a different subset of them.
+#[allow(dead_code)]
+mod support;
+
+/// /healthz, /readyz, /v1/version, /openapi.yaml, and the OpenAPI drift check.
+mod service;
+
+/// Reading, listing, cancelling and deleting jobs; event streams; shutdown.
+mod lifecycle;
+
+/// The real binary: startup line, SIGTERM.
+mod binary;
+
+/// Submitting and training jobs; metrics, models, predictions, cancel, reproducibility.
+mod jobs;
