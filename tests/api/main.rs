@@ -31,3 +31,6 @@ mod restart;
 
 /// Every examples/*.json trains to success.
 mod examples;
+
+/// Descent on a formula.
+mod descent;
