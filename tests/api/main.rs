@@ -34,3 +34,6 @@ mod examples;
 
 /// Descent on a formula.
 mod descent;
+
+/// Configured limits and their refusals.
+mod limits;
