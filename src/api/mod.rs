@@ -6,6 +6,7 @@
 //! with `openapi.yaml`.
 
 pub mod datasets;
+pub mod descent;
 pub mod events;
 pub mod extract;
 pub mod jobs;
@@ -82,6 +83,7 @@ fn all_routes() -> Routes {
         .merge(events::routes())
         .merge(models::routes())
         .merge(datasets::routes())
+        .merge(descent::routes())
 }
 
 /// Every path and method the router serves.

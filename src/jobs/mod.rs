@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod datasets;
+pub mod descent;
 pub mod error;
 pub mod events;
 pub mod model;

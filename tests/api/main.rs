@@ -16,3 +16,24 @@ mod binary;
 
 /// Submitting and training jobs; metrics, models, predictions, cancel, reproducibility.
 mod jobs;
+
+/// The table of bad requests.
+mod errors;
+
+/// CSV uploads, listing with the built-ins, deletion rules.
+mod datasets;
+
+/// SSE streams of training jobs, resumed with Last-Event-ID.
+mod events;
+
+/// Restarts on the same database.
+mod restart;
+
+/// Every examples/*.json trains to success.
+mod examples;
+
+/// Descent on a formula.
+mod descent;
+
+/// Configured limits and their refusals.
+mod limits;

@@ -1,7 +1,10 @@
 //! The service endpoints, unknown routes and methods, and the OpenAPI document against the
 //! router.
 
-use reqwest::StatusCode;
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
 
 use crate::support::{body, problem, spawn_app};
 
@@ -49,5 +52,58 @@ async fn unknown_routes_and_methods_are_problems() {
         "method-not-allowed",
     )
     .await;
+    app.stop().await;
+}
+
+/// Every path and method in `openapi.yaml`, as `(method, path)` pairs.
+fn documented_routes() -> BTreeSet<(String, String)> {
+    let document: Value =
+        serde_saphyr::from_str(include_str!("../../openapi.yaml")).expect("openapi.yaml parses");
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut routes = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_yaml_documents_exactly_the_routes_the_router_serves() {
+    let served: BTreeSet<(String, String)> = trainyard::api::route_table()
+        .iter()
+        .flat_map(|entry| {
+            entry
+                .methods
+                .iter()
+                .map(|method| (method.to_string(), entry.path.to_owned()))
+        })
+        .collect();
+    assert_eq!(served, documented_routes());
+
+    // The table matches the live router: each listed method is routed (never the router's own
+    // 404/405), and each unlisted one is a 405.
+    let app = spawn_app().await;
+    let id = "00000000-0000-0000-0000-000000000000";
+    for entry in trainyard::api::route_table() {
+        let path = entry.path.replace("{id}", id);
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let method_value = Method::from_bytes(method.as_bytes()).expect("a method");
+            let response = app.send(method_value, &path, None, Vec::new()).await;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            if entry.methods.contains(&method) {
+                assert!(
+                    !text.contains("/problems/method-not-allowed") && !text.contains("no route"),
+                    "{method} {path} is listed but not routed: {status} {text}"
+                );
+            } else {
+                assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            }
+        }
+    }
     app.stop().await;
 }

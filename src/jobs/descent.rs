@@ -1,0 +1,183 @@
+//! Reading a `POST /v1/descent` request into a `descent::Problem`, and the path as JSON.
+//!
+//! The optimizer and schedule are the same objects as in a job spec, so they are read by the
+//! job-spec validator itself: they are placed in a minimal job spec (one-feature inline data,
+//! one softmax layer, zero epochs) and taken from the resulting plan. Their errors therefore
+//! carry the same paths (`optimizer.momentum`) and the same defaults apply.
+
+use serde_json::{Value, json};
+
+use super::error::{JobsError, Rejection};
+use super::recorder::number;
+use super::validate::validate;
+use crate::descent::{DescentError, NamedFunction, Objective, Path, Point, Problem};
+
+/// Steps when the request gives none.
+pub const DEFAULT_STEPS: usize = 100;
+
+const FIELDS: [&str; 6] = [
+    "function",
+    "x0",
+    "optimizer",
+    "schedule",
+    "steps",
+    "tolerance",
+];
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> JobsError {
+    JobsError::InvalidInput(vec![Rejection::new(path, message)])
+}
+
+fn named(value: &Value) -> Result<NamedFunction, JobsError> {
+    let fields = value
+        .as_object()
+        .ok_or_else(|| invalid("function", "must be a formula or {\"name\": …}"))?;
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !["name", "a", "b"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            format!("function.{unknown}"),
+            "is not a field of a named function",
+        ));
+    }
+    let numbers = |v: &Value, path: &str| -> Result<Vec<f64>, JobsError> {
+        v.as_array()
+            .and_then(|items| items.iter().map(Value::as_f64).collect())
+            .ok_or_else(|| invalid(path, "must be an array of numbers"))
+    };
+    Ok(match fields.get("name").and_then(Value::as_str) {
+        Some("rosenbrock") => NamedFunction::Rosenbrock,
+        Some("himmelblau") => NamedFunction::Himmelblau,
+        Some("beale") => NamedFunction::Beale,
+        Some("booth") => NamedFunction::Booth,
+        Some("saddle") => NamedFunction::Saddle,
+        Some("rastrigin") => NamedFunction::Rastrigin,
+        Some("quadratic") => {
+            let rows = fields
+                .get("a")
+                .and_then(Value::as_array)
+                .ok_or_else(|| invalid("function.a", "quadratic needs its matrix a (rows)"))?;
+            let a = rows
+                .iter()
+                .enumerate()
+                .map(|(i, row)| numbers(row, &format!("function.a[{i}]")))
+                .collect::<Result<_, _>>()?;
+            let b = fields
+                .get("b")
+                .map(|b| numbers(b, "function.b"))
+                .transpose()?;
+            NamedFunction::Quadratic { a, b }
+        }
+        _ => {
+            return Err(invalid(
+                "function.name",
+                "must be one of rosenbrock, himmelblau, beale, booth, saddle, rastrigin, quadratic",
+            ));
+        }
+    })
+}
+
+/// Reads and checks a descent request; every problem names its path.
+pub fn read_problem(body: &Value) -> Result<Problem, JobsError> {
+    let fields = body
+        .as_object()
+        .ok_or_else(|| invalid("", "must be an object"))?;
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(invalid(
+            unknown.clone(),
+            "is not a field of a descent request",
+        ));
+    }
+    let function = match fields.get("function") {
+        Some(Value::String(formula)) => Objective::Formula(formula.clone()),
+        Some(other) => Objective::Named(named(other)?),
+        None => return Err(invalid("function", "is required")),
+    };
+    let x0 = fields
+        .get("x0")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("x0", "must be an array of numbers"))?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v.as_f64().map(|x| x as f32) {
+            Some(x) if x.is_finite() => Ok(x),
+            _ => Err(invalid(
+                format!("x0[{i}]"),
+                format!("must be a finite number, got {v}"),
+            )),
+        })
+        .collect::<Result<Vec<f32>, _>>()?;
+    let steps = match fields.get("steps") {
+        None => DEFAULT_STEPS,
+        Some(v) => v
+            .as_u64()
+            .and_then(|s| usize::try_from(s).ok())
+            .ok_or_else(|| invalid("steps", format!("must be a non-negative integer, got {v}")))?,
+    };
+    let tolerance = match fields.get("tolerance") {
+        None => crate::descent::DEFAULT_TOLERANCE,
+        Some(v) => v
+            .as_f64()
+            .ok_or_else(|| invalid("tolerance", format!("must be a number, got {v}")))?,
+    };
+    let mut spec = json!({
+        "data": {"type": "inline", "features": [[0.0], [1.0]], "labels": [0, 1]},
+        "architecture": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]},
+        "training": {"loss": "sparse_categorical_crossentropy", "epochs": 0,
+                     "batch_size": "full", "seed": 0}
+    });
+    for part in ["optimizer", "schedule"] {
+        if let Some(value) = fields.get(part) {
+            spec[part] = value.clone();
+        }
+    }
+    let plan = validate(&spec, &super::datasets::StoreCatalog::default(), 0)
+        .map_err(|errors| {
+            JobsError::InvalidInput(
+                errors
+                    .into_iter()
+                    .map(|e| Rejection::new(e.path, e.message))
+                    .collect(),
+            )
+        })?
+        .plan();
+    Ok(Problem {
+        function,
+        x0,
+        optimizer: plan.optimizer,
+        schedule: plan.schedule,
+        steps,
+        tolerance,
+    })
+}
+
+/// A descent error as a request error, named by the field at fault.
+pub fn refusal(error: DescentError) -> JobsError {
+    let path = match &error {
+        DescentError::Parse(_) | DescentError::InvalidQuadratic(_) => "function".to_owned(),
+        DescentError::Dimension { .. } | DescentError::UndefinedAtStart { .. } => "x0".to_owned(),
+        DescentError::NonFiniteStart { index } => format!("x0[{index}]"),
+        DescentError::TooManySteps { .. } | DescentError::PathTooLong { .. } => "steps".to_owned(),
+        DescentError::InvalidTolerance(_) => "tolerance".to_owned(),
+    };
+    invalid(path, error.to_string())
+}
+
+fn point_json(point: &Point) -> Value {
+    json!({
+        "step": point.step,
+        "x": point.x.iter().map(|&x| number(x)).collect::<Vec<_>>(),
+        "value": point.value,
+        "gradient": point.gradient,
+    })
+}
+
+/// The answer of `POST /v1/descent`.
+pub fn path_json(path: &Path) -> Value {
+    json!({
+        "points": path.points.iter().map(point_json).collect::<Vec<_>>(),
+        "outcome": path.outcome.as_str(),
+        "minimum": point_json(&path.minimum),
+    })
+}

@@ -1,0 +1,62 @@
+//! The SSE stream of a real training job, read to its end, and resumed mid-stream with
+//! `Last-Event-ID` without missing or repeating anything.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::jobs::{iris_spec, submit};
+use crate::support::{body, open_events, spawn_app};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_training_job_streams_every_epoch_and_a_resumed_stream_misses_nothing() {
+    let app = spawn_app().await;
+    let job = submit(&app, &iris_spec(300)).await;
+    let id = job["id"].as_str().expect("an id").to_owned();
+
+    let mut first = open_events(&app, &id, None).await;
+    let mut head = Vec::new();
+    for _ in 0..20 {
+        head.push(first.next().await.expect("an event"));
+    }
+    drop(first);
+    let resume_after = head
+        .last()
+        .and_then(|e| e.id.clone())
+        .expect("events have ids");
+    let tail = tokio::time::timeout(
+        Duration::from_secs(120),
+        open_events(&app, &id, Some(&resume_after)).await.rest(),
+    )
+    .await
+    .expect("the stream ends after the job");
+
+    let whole = open_events(&app, &id, None).await.rest().await;
+    let joined: Vec<_> = head.iter().chain(tail.iter()).cloned().collect();
+    assert_eq!(joined, whole, "head + resumed tail = the whole stream");
+
+    let epochs: Vec<u64> = whole
+        .iter()
+        .filter(|e| e.event == "epoch")
+        .filter_map(|e| e.data["epoch"].as_u64())
+        .collect();
+    assert_eq!(epochs, (1..=300).collect::<Vec<_>>());
+    let statuses: Vec<&str> = whole
+        .iter()
+        .filter(|e| e.event == "status")
+        .filter_map(|e| e.data["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["queued", "running", "succeeded"]);
+    let last = whole.last().expect("events");
+    assert_eq!((last.event.as_str(), last.id.as_deref()), ("end", None));
+    assert_eq!(last.data["status"], "succeeded");
+    let ids: Vec<i64> = whole
+        .iter()
+        .filter_map(|e| e.id.as_deref().and_then(|id| id.parse().ok()))
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase");
+
+    let job = body(app.get(&format!("/v1/jobs/{id}")).await, StatusCode::OK).await;
+    assert_eq!(job["status"], "succeeded");
+    app.stop().await;
+}
