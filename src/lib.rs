@@ -9,3 +9,6 @@ pub mod train;
 
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
+
+/// Model export: pure functions from a trained model to safetensors or ONNX bytes, and import.
+pub mod export;
