@@ -1,7 +1,25 @@
 //! Datasets as dense `f32` matrices: built-in, generated, uploaded CSV or inline; validation
 //! splits, standardization and augmentation. No HTTP, no SQL, no I/O beyond parsing bytes.
+//!
+//! A dataset enters through one of four doors — [`builtin::load`], [`synthetic::Generated`],
+//! [`csv::parse`] or [`Dataset::from_rows`] — each of which checks every value, so a
+//! [`Dataset`] always holds finite features and in-range class ids. From there [`split`] cuts
+//! the validation part, [`standardize`] fits statistics on the training part, and the engine
+//! draws epochs through [`batches`] and, when asked, [`augment`]. Every random draw comes from
+//! a `train::rng` stream keyed by the job seed, so the same seed gives the same bits.
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
+
+pub mod augment;
+pub mod batches;
+pub mod builtin;
+pub mod csv;
+pub mod inline;
+pub mod labels;
+pub mod split;
+pub mod standardize;
+pub mod synthetic;
+pub mod value;
 
 /// Features and targets of one dataset (or one part of it after a split).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,4 +50,62 @@ pub struct Augmentation {
     pub gaussian_noise: f32,
     /// Largest random shift in pixels, per axis, for image-shaped data (0 = off).
     pub shift: usize,
+}
+
+impl Dataset {
+    /// Number of rows (samples).
+    pub fn rows(&self) -> usize {
+        self.features.nrows()
+    }
+
+    /// Number of feature columns: the network's input width.
+    pub fn n_features(&self) -> usize {
+        self.features.ncols()
+    }
+
+    /// The number of classes for classification data, `None` for regression.
+    pub fn n_classes(&self) -> Option<usize> {
+        match &self.targets {
+            Targets::Classes { n_classes, .. } => Some(*n_classes),
+            Targets::Values(_) => None,
+        }
+    }
+
+    /// The rows at `indices`, in that order, with every other field kept.
+    ///
+    /// Callers inside this module pass indices below `self.rows()`; that is their invariant.
+    pub(crate) fn select_rows(&self, indices: &[usize]) -> Dataset {
+        Dataset {
+            features: self.features.select(Axis(0), indices),
+            targets: self.targets.select_rows(indices),
+            image_shape: self.image_shape,
+            feature_names: self.feature_names.clone(),
+            class_names: self.class_names.clone(),
+        }
+    }
+}
+
+impl Targets {
+    /// Number of rows the targets describe.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes { labels, .. } => labels.len(),
+            Targets::Values(values) => values.nrows(),
+        }
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn select_rows(&self, indices: &[usize]) -> Targets {
+        match self {
+            Targets::Classes { labels, n_classes } => Targets::Classes {
+                labels: indices.iter().map(|&row| labels[row]).collect(),
+                n_classes: *n_classes,
+            },
+            Targets::Values(values) => Targets::Values(values.select(Axis(0), indices)),
+        }
+    }
 }

@@ -1,0 +1,115 @@
+//! Adam and AMSGrad as Keras 3 computes them (K3 `optimizers/adam.py` `update_step`;
+//! `../../NUMERICS.md` §1.2). AdamW is this rule with decoupled weight decay, which the
+//! [`super::Optimizer`] pipeline applies before the step (§1.3).
+//!
+//! ```text
+//! t   = iterations + 1                               (as f32)
+//! α_t = lr · sqrt(1 − β2^t) / (1 − β1^t)             (β^t in f32)
+//! m   ← m + (g − m)·(1 − β1)
+//! v   ← v + (g² − v)·(1 − β2)
+//! amsgrad: v_max ← max(v_max, v), used in place of v
+//! w   ← w − (m·α_t) / (sqrt(v) + ε)                  ← ε on the *uncorrected* sqrt(v)
+//! ```
+//! `1 − β1` and `1 − β2` are Python-float arithmetic in Keras (float64, then rounded), unlike
+//! Nadam's, which are float32; see [`super::python_float`].
+
+use super::{Slot, python_float};
+
+/// Adam state: first and second moments per variable, and `v_max` for AMSGrad.
+#[derive(Debug, Clone)]
+pub struct Adam {
+    beta_1: f32,
+    beta_2: f32,
+    /// `1 − β1` as Keras computes it: in float64 from the Python literal, rounded to f32.
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
+    epsilon: f32,
+    /// `β1^t` and `β2^t` of the apply in progress.
+    beta_1_power: f32,
+    beta_2_power: f32,
+    m: Slot,
+    v: Slot,
+    v_max: Option<Slot>,
+}
+
+impl Adam {
+    pub fn new(
+        beta_1: f32,
+        beta_2: f32,
+        epsilon: f32,
+        amsgrad: bool,
+        variable_sizes: &[usize],
+    ) -> Adam {
+        Adam {
+            beta_1,
+            beta_2,
+            one_minus_beta_1: (1.0 - python_float(beta_1)) as f32,
+            one_minus_beta_2: (1.0 - python_float(beta_2)) as f32,
+            epsilon,
+            beta_1_power: beta_1,
+            beta_2_power: beta_2,
+            m: Slot::zeros("m", variable_sizes),
+            v: Slot::zeros("v", variable_sizes),
+            v_max: amsgrad.then(|| Slot::zeros("v_max", variable_sizes)),
+        }
+    }
+
+    /// Fixes `β1^t`, `β2^t` for the apply with `iterations` completed before it.
+    pub fn begin_step(&mut self, iterations: u64) {
+        let local_step = (iterations + 1) as f32;
+        self.beta_1_power = libm::powf(self.beta_1, local_step);
+        self.beta_2_power = libm::powf(self.beta_2, local_step);
+    }
+
+    /// One update of variable `index`; `gradient` is already clipped.
+    pub fn update(
+        &mut self,
+        index: usize,
+        learning_rate: f32,
+        weights: &mut [f32],
+        gradient: &[f32],
+    ) {
+        let alpha = learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power);
+        let (one_minus_beta_1, one_minus_beta_2, epsilon) =
+            (self.one_minus_beta_1, self.one_minus_beta_2, self.epsilon);
+        let m = &mut self.m.buffers[index];
+        let v = &mut self.v.buffers[index];
+        let moments = weights
+            .iter_mut()
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+            .zip(gradient);
+        match &mut self.v_max {
+            None => {
+                for (((w, m), v), &g) in moments {
+                    *m += (g - *m) * one_minus_beta_1;
+                    *v += (g * g - *v) * one_minus_beta_2;
+                    *w -= (*m * alpha) / (v.sqrt() + epsilon);
+                }
+            }
+            Some(v_max) => {
+                let v_max = &mut v_max.buffers[index];
+                for ((((w, m), v), &g), v_max) in moments.zip(v_max.iter_mut()) {
+                    *m += (g - *m) * one_minus_beta_1;
+                    *v += (g * g - *v) * one_minus_beta_2;
+                    *v_max = v_max.max(*v);
+                    *w -= (*m * alpha) / (v_max.sqrt() + epsilon);
+                }
+            }
+        }
+    }
+
+    pub(super) fn slots(&self) -> Vec<&Slot> {
+        [&self.m, &self.v]
+            .into_iter()
+            .chain(self.v_max.as_ref())
+            .collect()
+    }
+
+    pub(super) fn slots_mut(&mut self) -> Vec<&mut Slot> {
+        [&mut self.m, &mut self.v]
+            .into_iter()
+            .chain(self.v_max.as_mut())
+            .collect()
+    }
+}

@@ -1,0 +1,65 @@
+//! Stochastic gradient descent with optional momentum and Nesterov momentum, as Keras 3
+//! computes it (K3 `optimizers/sgd.py` `update_step`; `../../NUMERICS.md` §1.1).
+//!
+//! ```text
+//! momentum = 0:  w ← w − g·lr
+//! momentum μ:    v ← v·μ − g·lr ;  w ← w + v
+//! nesterov:      v ← v·μ − g·lr ;  w ← w + (v·μ − g·lr)     (with the new v)
+//! ```
+//! The learning rate sits *inside* the velocity, so after a learning-rate change the velocity
+//! still carries the old rate's scale (PyTorch keeps it outside). Keras creates the velocity
+//! only when `momentum != 0`.
+
+use super::Slot;
+
+/// SGD state: the velocity per variable when momentum is on.
+#[derive(Debug, Clone)]
+pub struct Sgd {
+    momentum: f32,
+    nesterov: bool,
+    velocity: Option<Slot>,
+}
+
+impl Sgd {
+    pub fn new(momentum: f32, nesterov: bool, variable_sizes: &[usize]) -> Sgd {
+        Sgd {
+            momentum,
+            nesterov,
+            velocity: (momentum != 0.0).then(|| Slot::zeros("velocity", variable_sizes)),
+        }
+    }
+
+    /// One update of variable `index`; `gradient` is already clipped.
+    pub fn update(
+        &mut self,
+        index: usize,
+        learning_rate: f32,
+        weights: &mut [f32],
+        gradient: &[f32],
+    ) {
+        let momentum = self.momentum;
+        let Some(velocity) = &mut self.velocity else {
+            for (w, &g) in weights.iter_mut().zip(gradient) {
+                *w -= g * learning_rate;
+            }
+            return;
+        };
+        let velocity = &mut velocity.buffers[index];
+        for ((w, v), &g) in weights.iter_mut().zip(velocity.iter_mut()).zip(gradient) {
+            *v = *v * momentum - g * learning_rate;
+            if self.nesterov {
+                *w += *v * momentum - g * learning_rate;
+            } else {
+                *w += *v;
+            }
+        }
+    }
+
+    pub(super) fn slots(&self) -> Vec<&Slot> {
+        self.velocity.iter().collect()
+    }
+
+    pub(super) fn slots_mut(&mut self) -> Vec<&mut Slot> {
+        self.velocity.iter_mut().collect()
+    }
+}
