@@ -23,6 +23,7 @@ pub mod safetensors;
 
 use std::collections::HashMap;
 
+use crate::data::standardize::Standardizer;
 use crate::train::plan::{LayerPlan, Tensor};
 
 /// A trained model as the exporters see it: borrowed views of what the service stores.
@@ -33,9 +34,9 @@ pub struct ModelArtifact<'a> {
     pub parameters: &'a [Tensor],
     /// Features per sample that the first layer receives.
     pub input_width: usize,
-    /// Per-feature `(mean, std)`, each `[input_width]`: inputs become `(x − mean)/std` before the
-    /// first layer. Exported files apply it themselves, so they take raw features.
-    pub standardization: Option<(&'a [f32], &'a [f32])>,
+    /// Per-feature mean and std, each `[input_width]`: inputs become `(x − mean)/std` before
+    /// the first layer. Exported files apply it themselves, so they take raw features.
+    pub standardization: Option<&'a Standardizer>,
     /// Class names, index = class id, for classifiers whose labels have names.
     pub class_names: Option<&'a [String]>,
     /// Free-form key/value pairs (job id, dataset, loss…) copied into the file's metadata.
@@ -208,8 +209,11 @@ impl<'a> ModelArtifact<'a> {
                 });
             }
         }
-        if let Some((mean, std)) = self.standardization {
-            for (name, values) in [(STANDARDIZATION_MEAN, mean), (STANDARDIZATION_STD, std)] {
+        if let Some(standardizer) = self.standardization {
+            for (name, values) in [
+                (STANDARDIZATION_MEAN, &standardizer.mean),
+                (STANDARDIZATION_STD, &standardizer.std),
+            ] {
                 if values.len() != self.input_width {
                     return Err(ArtifactError::ShapeMismatch {
                         name: name.to_owned(),
@@ -461,10 +465,12 @@ mod tests {
 
     #[test]
     fn check_refuses_a_standardization_of_the_wrong_width() {
-        let mean = [0.0; 4];
-        let std = [1.0; 3];
+        let standardizer = Standardizer {
+            mean: vec![0.0; 4],
+            std: vec![1.0; 3],
+        };
         let model = ModelArtifact {
-            standardization: Some((&mean, &std)),
+            standardization: Some(&standardizer),
             ..artifact(&[], &[])
         };
         assert_eq!(

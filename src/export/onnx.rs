@@ -73,7 +73,8 @@ pub fn export(artifact: &ModelArtifact) -> Result<Vec<u8>, ArtifactError> {
     };
 
     let mut current = INPUT_NAME.to_owned();
-    if let Some((mean, std)) = artifact.standardization {
+    if let Some(standardizer) = artifact.standardization {
+        let (mean, std) = (&standardizer.mean, &standardizer.std);
         graph.initializer(STANDARDIZATION_MEAN, &[mean.len()], mean);
         graph.initializer(STANDARDIZATION_STD, &[std.len()], std);
         let centered = graph.node(
@@ -365,6 +366,7 @@ fn float_matrix(name: &str, width: usize) -> ValueInfoProto {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::standardize::Standardizer;
     use crate::export::layout;
     use crate::train::init::Initializer;
     use crate::train::regularizer::Regularizer;
@@ -611,7 +613,7 @@ mod tests {
                 row.iter()
                     .enumerate()
                     .map(|(feature, &x)| match artifact.standardization {
-                        Some((mean, std)) => {
+                        Some(Standardizer { mean, std }) => {
                             (f64::from(x) - f64::from(mean[feature])) / f64::from(std[feature])
                         }
                         None => f64::from(x),
@@ -639,14 +641,17 @@ mod tests {
         let layers = every_layer_and_activation();
         let input_width = 6;
         let parameters = random_parameters(&layers, input_width, 11);
-        let mean = random_matrix(1, input_width, -2.0, 2.0, 12);
-        let std = random_matrix(1, input_width, 0.5, 3.0, 13);
+        let standardizer = Standardizer {
+            mean: random_matrix(1, input_width, -2.0, 2.0, 12),
+            std: random_matrix(1, input_width, 0.5, 3.0, 13),
+        };
+        let Standardizer { mean, std } = &standardizer;
         let class_names: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
         let artifact = ModelArtifact {
             layers: &layers,
             parameters: &parameters,
             input_width,
-            standardization: Some((&mean, &std)),
+            standardization: Some(&standardizer),
             class_names: Some(&class_names),
             metadata: &[],
         };
@@ -728,9 +733,12 @@ mod tests {
             inputs
         );
 
-        let (mean, std) = ([1.0, 2.0], [2.0, 0.5]);
+        let standardizer = Standardizer {
+            mean: vec![1.0, 2.0],
+            std: vec![2.0, 0.5],
+        };
         let standardized = ModelArtifact {
-            standardization: Some((&mean, &std)),
+            standardization: Some(&standardizer),
             ..plain
         };
         assert_eq!(
@@ -743,14 +751,14 @@ mod tests {
     fn the_graph_declares_its_contract() {
         let layers = [dense(3, Activation::Softmax, true)];
         let parameters = random_parameters(&layers, 4, 1);
-        let (mean, std) = ([0.0; 4], [1.0; 4]);
+        let standardizer = Standardizer::identity(4);
         let class_names: Vec<String> = ["x", "y", "z"].map(String::from).to_vec();
         let metadata = [("job_id".to_owned(), "j-1".to_owned())];
         let artifact = ModelArtifact {
             layers: &layers,
             parameters: &parameters,
             input_width: 4,
-            standardization: Some((&mean, &std)),
+            standardization: Some(&standardizer),
             class_names: Some(&class_names),
             metadata: &metadata,
         };

@@ -25,6 +25,7 @@ use super::architecture::{self, ArchitectureError};
 use super::{
     ArtifactError, ModelArtifact, RESERVED_METADATA_KEYS, STANDARDIZATION_MEAN, STANDARDIZATION_STD,
 };
+use crate::data::standardize::Standardizer;
 use crate::train::plan::{LayerPlan, Tensor};
 
 /// The `format` metadata value that marks a trainyard file.
@@ -89,8 +90,8 @@ pub struct ImportedModel {
     /// In the architecture's forward order.
     pub parameters: Vec<Tensor>,
     pub input_width: usize,
-    /// `(mean, std)`, each `[input_width]`.
-    pub standardization: Option<(Vec<f32>, Vec<f32>)>,
+    /// Mean and std, each `[input_width]`, every std positive.
+    pub standardization: Option<Standardizer>,
     pub class_names: Option<Vec<String>>,
     /// The free-form metadata entries, sorted by key.
     pub metadata: Vec<(String, String)>,
@@ -103,10 +104,7 @@ impl ImportedModel {
             layers: &self.layers,
             parameters: &self.parameters,
             input_width: self.input_width,
-            standardization: self
-                .standardization
-                .as_ref()
-                .map(|(mean, std)| (mean.as_slice(), std.as_slice())),
+            standardization: self.standardization.as_ref(),
             class_names: self.class_names.as_deref(),
             metadata: &self.metadata,
         }
@@ -142,8 +140,11 @@ pub fn export(artifact: &ModelArtifact) -> Result<Vec<u8>, ExportError> {
             Some((name.as_str(), shape.clone(), little_endian(&tensor.values)))
         })
         .collect();
-    if let Some((mean, std)) = artifact.standardization {
-        for (name, values) in [(STANDARDIZATION_MEAN, mean), (STANDARDIZATION_STD, std)] {
+    if let Some(standardizer) = artifact.standardization {
+        for (name, values) in [
+            (STANDARDIZATION_MEAN, &standardizer.mean),
+            (STANDARDIZATION_STD, &standardizer.std),
+        ] {
             encoded.push((name, vec![values.len()], little_endian(values)));
         }
     }
@@ -254,7 +255,10 @@ pub fn import(bytes: &[u8]) -> Result<ImportedModel, ImportError> {
             if std.values.iter().any(|&value| value <= 0.0) {
                 return Err(ImportError::NonPositiveStd { name: std.name });
             }
-            Some((mean.values, std.values))
+            Some(Standardizer {
+                mean: mean.values,
+                std: std.values,
+            })
         }
     };
 
@@ -394,8 +398,7 @@ mod tests {
     struct Owned {
         layers: Vec<LayerPlan>,
         parameters: Vec<Tensor>,
-        mean: Vec<f32>,
-        std: Vec<f32>,
+        standardizer: Standardizer,
         class_names: Vec<String>,
         metadata: Vec<(String, String)>,
     }
@@ -405,8 +408,10 @@ mod tests {
         Owned {
             parameters: parameters(&layers, 5),
             layers,
-            mean: vec![0.5, -1.25, 0.0, -0.0, 3.0],
-            std: vec![1.0, 0.25, 2.0, 1e-30, 7.5],
+            standardizer: Standardizer {
+                mean: vec![0.5, -1.25, 0.0, -0.0, 3.0],
+                std: vec![1.0, 0.25, 2.0, 1e-30, 7.5],
+            },
             class_names: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
             metadata: vec![
                 ("job_id".into(), "0190-abc".into()),
@@ -421,7 +426,7 @@ mod tests {
                 layers: &self.layers,
                 parameters: &self.parameters,
                 input_width: 5,
-                standardization: Some((&self.mean, &self.std)),
+                standardization: Some(&self.standardizer),
                 class_names: Some(&self.class_names),
                 metadata: &self.metadata,
             }
@@ -479,9 +484,9 @@ mod tests {
         assert_eq!(imported.input_width, 5);
         assert_eq!(imported.class_names.as_ref(), Some(&model.class_names));
         assert_eq!(imported.metadata, model.metadata);
-        let (mean, std) = imported.standardization.as_ref().unwrap();
-        assert_eq!(bits(mean), bits(&model.mean));
-        assert_eq!(bits(std), bits(&model.std));
+        let standardizer = imported.standardization.as_ref().unwrap();
+        assert_eq!(bits(&standardizer.mean), bits(&model.standardizer.mean));
+        assert_eq!(bits(&standardizer.std), bits(&model.standardizer.std));
         assert_eq!(imported.parameters.len(), model.parameters.len());
         for (got, want) in imported.parameters.iter().zip(&model.parameters) {
             assert_eq!(got.name, want.name);
