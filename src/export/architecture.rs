@@ -104,9 +104,14 @@ fn layer_to_json(layer: &LayerPlan) -> Value {
     }
 }
 
-/// The Keras name of an activation without parameters, or `None` for those with one.
-fn activation_name(activation: Activation) -> Option<&'static str> {
-    Some(match activation {
+/// Parameterless activations by their Keras name; `leaky_relu` and `elu` as objects that carry
+/// their parameter.
+fn activation_to_json(activation: Activation) -> Value {
+    let name = match activation {
+        Activation::LeakyRelu { negative_slope } => {
+            return json!({"type": "leaky_relu", "negative_slope": number(negative_slope)});
+        }
+        Activation::Elu { alpha } => return json!({"type": "elu", "alpha": number(alpha)}),
         Activation::Linear => "linear",
         Activation::Relu => "relu",
         Activation::Selu => "selu",
@@ -116,18 +121,8 @@ fn activation_name(activation: Activation) -> Option<&'static str> {
         Activation::Softmax => "softmax",
         Activation::Swish => "swish",
         Activation::Softplus => "softplus",
-        Activation::LeakyRelu { .. } | Activation::Elu { .. } => return None,
-    })
-}
-
-fn activation_to_json(activation: Activation) -> Value {
-    match activation {
-        Activation::LeakyRelu { negative_slope } => {
-            json!({"type": "leaky_relu", "negative_slope": number(negative_slope)})
-        }
-        Activation::Elu { alpha } => json!({"type": "elu", "alpha": number(alpha)}),
-        other => Value::from(activation_name(other).unwrap_or("linear")),
-    }
+    };
+    Value::from(name)
 }
 
 fn initializer_to_json(initializer: Initializer) -> Value {
