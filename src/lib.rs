@@ -10,5 +10,11 @@ pub mod train;
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
 
+/// The job lifecycle: specs read and validated into plans.
+pub mod jobs;
+
+/// Gradient descent on a formula: parse, differentiate exactly, step with a training optimizer.
+pub mod descent;
+
 /// Model export: pure functions from a trained model to safetensors or ONNX bytes, and import.
 pub mod export;

@@ -1,5 +1,11 @@
 //! Activation functions under their Keras names, with Keras's defaults
-//! (K3 `activations/activations.py`).
+//! (K3 `activations/activations.py`, `backend/tensorflow/nn.py`), each with its derivative.
+//!
+//! Buffers are row-major `rows × width` slices. [`Activation::forward`] maps pre-activations
+//! `z` to outputs `y`; [`Activation::backward`] maps an output gradient `dy` to the
+//! pre-activation gradient `dz`, reading both `z` and `y` (sigmoid, tanh and softmax
+//! differentiate most cheaply through `y`). Every function is elementwise except softmax, which
+//! works on each row.
 
 /// An elementwise (or, for softmax, row-wise) activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,4 +31,244 @@ pub enum Activation {
     /// `x·sigmoid(x)`; Keras accepts both `"swish"` and `"silu"`.
     Swish,
     Softplus,
+}
+
+/// SELU's α, as in K3 `backend/numpy/nn.py` (TF, JAX and torch use the same constants).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+/// SELU's scale, as in K3 `backend/numpy/nn.py`.
+pub const SELU_SCALE: f32 = 1.050_701;
+
+impl Activation {
+    /// Keras's `leaky_relu` function default (K3 `activations/activations.py`).
+    pub const LEAKY_RELU: Activation = Activation::LeakyRelu {
+        negative_slope: 0.2,
+    };
+    /// Keras's `elu` default α = 1.0.
+    pub const ELU: Activation = Activation::Elu { alpha: 1.0 };
+
+    /// Whether Keras's TF backend caches the pre-activation as `_keras_logits` on the output,
+    /// so that a crossentropy loss on it is computed from logits (K3 `backend/tensorflow/nn.py`
+    /// `sigmoid`, `softmax`, `_get_logits`).
+    pub fn carries_logits(self) -> bool {
+        matches!(self, Activation::Sigmoid | Activation::Softmax)
+    }
+
+    /// `y = f(z)` over `rows × width` buffers (`z.len() == y.len()`, a multiple of `width`).
+    pub fn forward(self, z: &[f32], y: &mut [f32], width: usize) {
+        match self {
+            Activation::Softmax => {
+                for (z_row, y_row) in z.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
+                    softmax_row(z_row, y_row);
+                }
+            }
+            Activation::Linear => y.copy_from_slice(z),
+            Activation::Relu => map(z, y, |x| if x > 0.0 { x } else { 0.0 }),
+            Activation::LeakyRelu { negative_slope } => {
+                map(z, y, |x| if x > 0.0 { x } else { negative_slope * x })
+            }
+            Activation::Elu { alpha } => map(z, y, |x| elu(x, alpha)),
+            Activation::Selu => map(z, y, |x| SELU_SCALE * elu(x, SELU_ALPHA)),
+            Activation::Gelu => map(z, y, gelu),
+            Activation::Sigmoid => map(z, y, sigmoid),
+            Activation::Tanh => map(z, y, f32::tanh),
+            Activation::Swish => map(z, y, |x| x * sigmoid(x)),
+            Activation::Softplus => map(z, y, softplus),
+        }
+    }
+
+    /// `dz = dy · ∂f/∂z` given `z`, `y = f(z)` and `dy`; for softmax, per row,
+    /// `dz_i = y_i·(dy_i − Σ_j dy_j·y_j)`.
+    pub fn backward(self, z: &[f32], y: &[f32], dy: &[f32], dz: &mut [f32], width: usize) {
+        match self {
+            Activation::Softmax => {
+                for ((y_row, dy_row), dz_row) in y
+                    .chunks_exact(width)
+                    .zip(dy.chunks_exact(width))
+                    .zip(dz.chunks_exact_mut(width))
+                {
+                    let dot: f32 = y_row.iter().zip(dy_row).map(|(a, b)| a * b).sum();
+                    for ((d, &yi), &dyi) in dz_row.iter_mut().zip(y_row).zip(dy_row) {
+                        *d = yi * (dyi - dot);
+                    }
+                }
+            }
+            Activation::Linear => dz.copy_from_slice(dy),
+            Activation::Relu => chain(z, dy, dz, |x| if x > 0.0 { 1.0 } else { 0.0 }),
+            Activation::LeakyRelu { negative_slope } => {
+                chain(z, dy, dz, |x| if x > 0.0 { 1.0 } else { negative_slope })
+            }
+            Activation::Elu { alpha } => {
+                chain(z, dy, dz, |x| if x > 0.0 { 1.0 } else { alpha * x.exp() })
+            }
+            Activation::Selu => chain(z, dy, dz, |x| {
+                SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * x.exp() }
+            }),
+            Activation::Gelu => chain(z, dy, dz, gelu_derivative),
+            Activation::Sigmoid => chain(y, dy, dz, |s| s * (1.0 - s)),
+            Activation::Tanh => chain(y, dy, dz, |t| 1.0 - t * t),
+            Activation::Swish => chain(z, dy, dz, |x| {
+                let s = sigmoid(x);
+                s * (1.0 + x * (1.0 - s))
+            }),
+            Activation::Softplus => chain(z, dy, dz, sigmoid),
+        }
+    }
+}
+
+fn map(z: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
+    for (out, &x) in y.iter_mut().zip(z) {
+        *out = f(x);
+    }
+}
+
+/// `dz = dy · f'(at)`, where `at` is whichever of z or y the derivative is written in.
+fn chain(at: &[f32], dy: &[f32], dz: &mut [f32], derivative: impl Fn(f32) -> f32) {
+    for ((d, &a), &g) in dz.iter_mut().zip(at).zip(dy) {
+        *d = g * derivative(a);
+    }
+}
+
+/// `e^{z−max} / Σ e^{z−max}` over one row.
+pub fn softmax_row(z: &[f32], y: &mut [f32]) {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for (out, &x) in y.iter_mut().zip(z) {
+        *out = (x - max).exp();
+        sum += *out;
+    }
+    for out in y.iter_mut() {
+        *out /= sum;
+    }
+}
+
+/// `ln Σ_j e^{z_j}`, computed as `max + ln Σ e^{z−max}` so that it never overflows.
+pub fn log_sum_exp(z: &[f32]) -> f32 {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = z.iter().map(|&x| (x - max).exp()).sum();
+    max + sum.ln()
+}
+
+/// `1/(1 + e^{−x})`, evaluated on the side where the exponential cannot overflow.
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`.
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+fn elu(x: f32, alpha: f32) -> f32 {
+    if x > 0.0 { x } else { alpha * x.exp_m1() }
+}
+
+/// Exact GELU `x·Φ(x)`, with Φ evaluated in f64 (`libm::erf`) and rounded once.
+fn gelu(x: f32) -> f32 {
+    let x = f64::from(x);
+    (x * 0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2))) as f32
+}
+
+/// `Φ(x) + x·φ(x)` with `φ(x) = e^{−x²/2}/√(2π)`.
+fn gelu_derivative(x: f32) -> f32 {
+    let x = f64::from(x);
+    let cdf = 0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2));
+    let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    (cdf + x * pdf) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every activation, checked at points away from kinks: the backward pass against a
+    /// central finite difference of the forward pass, computed in f64 on the f32 function.
+    #[test]
+    fn every_derivative_matches_a_central_finite_difference() {
+        let all = [
+            Activation::Linear,
+            Activation::Relu,
+            Activation::LEAKY_RELU,
+            Activation::ELU,
+            Activation::Elu { alpha: 0.5 },
+            Activation::Selu,
+            Activation::Gelu,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Softmax,
+            Activation::Swish,
+            Activation::Softplus,
+        ];
+        let z = [-2.3f32, -0.7, 0.4, 1.9, -1.1, 0.9];
+        let dy = [0.3f32, -1.2, 0.5, 0.8, -0.4, 1.1];
+        let width = 3;
+        for activation in all {
+            let mut y = [0.0; 6];
+            activation.forward(&z, &mut y, width);
+            let mut dz = [0.0; 6];
+            activation.backward(&z, &y, &dy, &mut dz, width);
+            for i in 0..z.len() {
+                let h = 1e-2f32;
+                let objective = |shift: f32| {
+                    let mut zs = z;
+                    zs[i] += shift;
+                    let mut ys = [0.0; 6];
+                    activation.forward(&zs, &mut ys, width);
+                    ys.iter()
+                        .zip(&dy)
+                        .map(|(a, b)| f64::from(a * b))
+                        .sum::<f64>()
+                };
+                let numeric = (objective(h) - objective(-h)) / (2.0 * f64::from(h));
+                let analytic = f64::from(dz[i]);
+                assert!(
+                    (numeric - analytic).abs() < 2e-3 * (1.0 + analytic.abs()),
+                    "{activation:?} at z[{i}]: numeric {numeric}, analytic {analytic}"
+                );
+            }
+        }
+    }
+
+    /// Values against the Keras definitions (K3 `activations/activations.py`): the function
+    /// default leaky slope 0.2, SELU's constants, exact-erf GELU (gelu(1) = 0.8413447),
+    /// softplus(0) = ln 2, swish(1) = σ(1).
+    #[test]
+    fn activation_values_follow_the_keras_definitions() {
+        let cases: [(Activation, f32, f32); 9] = [
+            (Activation::LEAKY_RELU, -1.0, -0.2),
+            (Activation::ELU, -1.0, (-1.0f32).exp_m1()),
+            (Activation::Selu, 1.0, 1.050_701),
+            (
+                Activation::Selu,
+                -1.0,
+                1.050_701 * 1.673_263_2 * (-1.0f32).exp_m1(),
+            ),
+            (Activation::Gelu, 1.0, 0.841_344_8),
+            (Activation::Softplus, 0.0, std::f32::consts::LN_2),
+            (Activation::Swish, 1.0, 0.731_058_6),
+            (Activation::Sigmoid, -40.0, 4.248_354e-18),
+            (Activation::Relu, -3.0, 0.0),
+        ];
+        for (activation, x, expected) in cases {
+            let mut y = [0.0];
+            activation.forward(&[x], &mut y, 1);
+            assert!(
+                (y[0] - expected).abs() <= 1e-6 * expected.abs().max(1e-12),
+                "{activation:?}({x}) = {}, expected {expected}",
+                y[0]
+            );
+        }
+    }
+
+    #[test]
+    fn softmax_of_huge_logits_stays_finite_and_sums_to_one() {
+        let mut y = [0.0; 3];
+        Activation::Softmax.forward(&[1000.0, 0.0, -1000.0], &mut y, 3);
+        assert_eq!(y, [1.0, 0.0, 0.0]);
+        assert_eq!(log_sum_exp(&[0.0, 40.0]), 40.0);
+    }
 }

@@ -7,16 +7,21 @@
 
 pub mod activation;
 pub mod early_stopping;
+pub mod fit;
 pub mod init;
 pub mod layer;
 pub mod loss;
 pub mod metric;
+pub mod network;
 pub mod optim;
 pub mod plan;
 pub mod regularizer;
 pub mod rng;
 pub mod schedule;
+pub mod shape;
 
+pub use fit::{Checkpoint, FitResult, Observer, TrainError, fit};
+pub use network::{PredictError, predict};
 pub use plan::{Initialization, LayerPlan, Plan, Tensor};
 
 /// Per-layer numbers that make vanishing and exploding gradients visible. One entry per layer

@@ -1,1 +1,364 @@
-//! Layers: one per file, each with its forward pass, backward pass and parameters.
+//! Layers: one per file, each with its forward pass, backward pass and parameters, and the
+//! [`Sequence`] that runs a list of them in order (the network's top level, and the inside
+//! of a residual block).
+//!
+//! Parameters live outside the layers, in one flat list of [`Variable`]s owned by the network
+//! in forward order; a layer holds the indices of its variables. That keeps the optimizer,
+//! checkpoints and exports a simple walk over one list. Activation buffers are allocated once
+//! for the largest batch (`capacity` rows); a smaller batch uses a prefix of each buffer, so
+//! nothing is allocated per step.
+
+pub mod activation;
+pub mod batch_norm;
+pub mod dense;
+pub mod dropout;
+pub mod product;
+pub mod residual;
+
+use rand_chacha::ChaCha8Rng;
+
+use super::plan::LayerPlan;
+use super::regularizer::Regularizer;
+use activation::ActivationLayer;
+use batch_norm::BatchNorm;
+use dense::Dense;
+use dropout::Dropout;
+use residual::Residual;
+
+/// What a variable is, which decides whether the optimizer sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Role {
+    /// A dense kernel `[in, units]`, with its (possibly zero) penalty.
+    Kernel(Regularizer),
+    Bias,
+    Gamma,
+    Beta,
+    /// Batch-norm moving statistics: state updated in the forward pass, never by gradients.
+    MovingMean,
+    MovingVariance,
+}
+
+impl Role {
+    /// Trainable variables are the optimizer's, in forward order.
+    pub fn trainable(self) -> bool {
+        !matches!(self, Role::MovingMean | Role::MovingVariance)
+    }
+}
+
+/// One named tensor of the network with its gradient buffer (empty when not trainable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    /// `layers.{i}.kernel`, `layers.{i}.layers.{j}.gamma`, …
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+    pub gradient: Vec<f32>,
+    pub role: Role,
+}
+
+impl Variable {
+    fn new(name: String, shape: Vec<usize>, fill: f32, role: Role) -> Variable {
+        let len = shape.iter().product();
+        let gradient = if role.trainable() {
+            vec![0.0; len]
+        } else {
+            Vec::new()
+        };
+        Variable {
+            name,
+            shape,
+            values: vec![fill; len],
+            gradient,
+            role,
+        }
+    }
+}
+
+/// Whether a forward pass trains (dropout on, batch statistics) or infers.
+pub enum Mode<'a> {
+    /// Dropout masks are drawn from `dropout` in forward layer order.
+    Training {
+        dropout: &'a mut ChaCha8Rng,
+    },
+    Inference,
+}
+
+/// An architecture the engine cannot build.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BuildError {
+    #[error(
+        "{layer}: a residual block's output width {inner} differs from its input width {outer}"
+    )]
+    ResidualWidth {
+        layer: String,
+        outer: usize,
+        inner: usize,
+    },
+    #[error("{layer}: a dense layer needs at least one unit")]
+    NoUnits { layer: String },
+    #[error("{layer}: dropout rate {rate} is outside [0, 1]")]
+    DropoutRate { layer: String, rate: f32 },
+    #[error("the network has no inputs")]
+    NoInputs,
+}
+
+/// One layer of a built network.
+#[derive(Debug)]
+pub enum Layer {
+    Dense(Dense),
+    Dropout(Dropout),
+    BatchNorm(BatchNorm),
+    Residual(Residual),
+    Activation(ActivationLayer),
+}
+
+impl Layer {
+    /// Builds the layer named `prefix` (e.g. `layers.3`) for inputs of `width`, appending its
+    /// variables to `variables`; returns the layer and its output width.
+    pub fn build(
+        plan: &LayerPlan,
+        prefix: String,
+        width: usize,
+        capacity: usize,
+        variables: &mut Vec<Variable>,
+    ) -> Result<(Layer, usize), BuildError> {
+        Ok(match plan {
+            LayerPlan::Dense {
+                units,
+                activation,
+                kernel_regularizer,
+                use_bias,
+                ..
+            } => {
+                if *units == 0 {
+                    return Err(BuildError::NoUnits { layer: prefix });
+                }
+                let dense = Dense::build(
+                    &prefix,
+                    width,
+                    *units,
+                    *activation,
+                    *kernel_regularizer,
+                    *use_bias,
+                    capacity,
+                    variables,
+                );
+                (Layer::Dense(dense), *units)
+            }
+            LayerPlan::Dropout { rate } => {
+                if !(0.0..=1.0).contains(rate) {
+                    return Err(BuildError::DropoutRate {
+                        layer: prefix,
+                        rate: *rate,
+                    });
+                }
+                (Layer::Dropout(Dropout::new(*rate, width, capacity)), width)
+            }
+            LayerPlan::BatchNormalization { momentum, epsilon } => {
+                let bn = BatchNorm::build(&prefix, width, *momentum, *epsilon, variables);
+                (Layer::BatchNorm(bn), width)
+            }
+            LayerPlan::Residual { layers } => {
+                let residual = Residual::build(layers, &prefix, width, capacity, variables)?;
+                (Layer::Residual(residual), width)
+            }
+            LayerPlan::Activation(activation) => (
+                Layer::Activation(ActivationLayer::new(*activation, width)),
+                width,
+            ),
+        })
+    }
+
+    fn forward(
+        &mut self,
+        variables: &mut [Variable],
+        input: &[f32],
+        output: &mut [f32],
+        rows: usize,
+        mode: &mut Mode,
+    ) {
+        match self {
+            Layer::Dense(layer) => layer.forward(variables, input, output, rows),
+            Layer::Dropout(layer) => layer.forward(input, output, rows, mode),
+            Layer::BatchNorm(layer) => layer.forward(variables, input, output, rows, mode),
+            Layer::Residual(layer) => layer.forward(variables, input, output, rows, mode),
+            Layer::Activation(layer) => layer.forward(input, output),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        variables: &mut [Variable],
+        input: &[f32],
+        output: &[f32],
+        d_output: &[f32],
+        d_input: Option<&mut [f32]>,
+        rows: usize,
+        at_logits: bool,
+    ) {
+        match self {
+            Layer::Dense(layer) => {
+                layer.backward(variables, input, output, d_output, d_input, rows, at_logits)
+            }
+            Layer::Dropout(layer) => layer.backward(d_output, d_input, rows),
+            Layer::BatchNorm(layer) => layer.backward(variables, input, d_output, d_input, rows),
+            Layer::Residual(layer) => layer.backward(variables, input, d_output, d_input, rows),
+            Layer::Activation(layer) => layer.backward(input, output, d_output, d_input, at_logits),
+        }
+    }
+}
+
+/// Layers run one after another, each with its output and output-gradient buffers.
+#[derive(Debug)]
+pub struct Sequence {
+    pub layers: Vec<Layer>,
+    /// `widths[i]` is the output width of layer i; `input_width` feeds layer 0.
+    pub input_width: usize,
+    pub widths: Vec<usize>,
+    outputs: Vec<Vec<f32>>,
+    /// `gradients[i]` holds ∂loss/∂(output of layer i) for every layer but the last.
+    gradients: Vec<Vec<f32>>,
+}
+
+impl Sequence {
+    /// Builds `plans` in order; the names are `{prefix}layers.{i}`.
+    pub fn build(
+        plans: &[LayerPlan],
+        prefix: &str,
+        input_width: usize,
+        capacity: usize,
+        variables: &mut Vec<Variable>,
+    ) -> Result<Sequence, BuildError> {
+        let mut layers = Vec::with_capacity(plans.len());
+        let mut widths = Vec::with_capacity(plans.len());
+        let mut width = input_width;
+        for (i, plan) in plans.iter().enumerate() {
+            let name = format!("{prefix}layers.{i}");
+            let (layer, out) = Layer::build(plan, name, width, capacity, variables)?;
+            layers.push(layer);
+            widths.push(out);
+            width = out;
+        }
+        let outputs = widths.iter().map(|w| vec![0.0; w * capacity]).collect();
+        let gradients = widths.iter().map(|w| vec![0.0; w * capacity]).collect();
+        Ok(Sequence {
+            layers,
+            input_width,
+            widths,
+            outputs,
+            gradients,
+        })
+    }
+
+    /// Width of the last layer's output (the input width when there are no layers).
+    pub fn output_width(&self) -> usize {
+        self.widths.last().copied().unwrap_or(self.input_width)
+    }
+
+    /// Runs every layer on the first `rows` rows of `input`.
+    pub fn forward(
+        &mut self,
+        variables: &mut [Variable],
+        input: &[f32],
+        rows: usize,
+        mode: &mut Mode,
+    ) {
+        let mut in_width = self.input_width;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let out_width = self.widths[i];
+            let (before, after) = self.outputs.split_at_mut(i);
+            let x = match before.last() {
+                Some(previous) => &previous[..rows * in_width],
+                None => &input[..rows * in_width],
+            };
+            layer.forward(variables, x, &mut after[0][..rows * out_width], rows, mode);
+            in_width = out_width;
+        }
+    }
+
+    /// The last layer's output for `rows` rows; `input` itself when there are no layers.
+    pub fn output<'a>(&'a self, input: &'a [f32], rows: usize) -> &'a [f32] {
+        let width = self.output_width();
+        match self.outputs.last() {
+            Some(out) => &out[..rows * width],
+            None => &input[..rows * width],
+        }
+    }
+
+    /// The last layer's pre-activation (its logits) when it is a dense or activation layer.
+    pub fn last_pre_activation<'a>(&'a self, input: &'a [f32], rows: usize) -> Option<&'a [f32]> {
+        let n = self.layers.len();
+        match self.layers.last()? {
+            Layer::Dense(dense) => Some(dense.pre_activation(rows)),
+            Layer::Activation(_) => {
+                let width = if n >= 2 {
+                    self.widths[n - 2]
+                } else {
+                    self.input_width
+                };
+                Some(match n {
+                    1 => &input[..rows * width],
+                    _ => &self.outputs[n - 2][..rows * width],
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The activation of the last layer (dense or activation layer), if any.
+    pub fn last_activation(&self) -> Option<super::activation::Activation> {
+        match self.layers.last()? {
+            Layer::Dense(dense) => Some(dense.activation),
+            Layer::Activation(layer) => Some(layer.activation),
+            _ => None,
+        }
+    }
+
+    /// Back-propagates `d_output` (∂loss/∂output, or ∂loss/∂logits of the last layer when
+    /// `at_logits`) through every layer, writing parameter gradients and, when asked,
+    /// ∂loss/∂input into `d_input`. Needs the buffers of the matching forward pass.
+    pub fn backward(
+        &mut self,
+        variables: &mut [Variable],
+        input: &[f32],
+        d_output: &[f32],
+        mut d_input: Option<&mut [f32]>,
+        rows: usize,
+        at_logits: bool,
+    ) {
+        let n = self.layers.len();
+        for i in (0..n).rev() {
+            let out_width = self.widths[i];
+            let in_width = if i == 0 {
+                self.input_width
+            } else {
+                self.widths[i - 1]
+            };
+            let x = if i == 0 {
+                &input[..rows * in_width]
+            } else {
+                &self.outputs[i - 1][..rows * in_width]
+            };
+            let y = &self.outputs[i][..rows * out_width];
+            let (lower, upper) = self.gradients.split_at_mut(i);
+            let dy = if i == n - 1 {
+                &d_output[..rows * out_width]
+            } else {
+                &upper[0][..rows * out_width]
+            };
+            let dx = if i == 0 {
+                d_input.as_deref_mut().map(|d| &mut d[..rows * in_width])
+            } else {
+                Some(&mut lower[i - 1][..rows * in_width])
+            };
+            self.layers[i].backward(variables, x, y, dy, dx, rows, at_logits && i == n - 1);
+        }
+        if n == 0
+            && let Some(d) = d_input
+        {
+            let len = rows * self.input_width;
+            d[..len].copy_from_slice(&d_output[..len]);
+        }
+    }
+}
