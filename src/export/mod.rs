@@ -326,6 +326,33 @@ mod tests {
     }
 
     #[test]
+    fn layout_names_and_shapes_agree_with_the_engine() {
+        let layers = [
+            dense(6, true),
+            LayerPlan::Residual {
+                layers: vec![
+                    batch_norm(),
+                    LayerPlan::Residual {
+                        layers: vec![dense(6, false), LayerPlan::Dropout { rate: 0.1 }],
+                    },
+                ],
+            },
+            batch_norm(),
+            dense(2, true),
+        ];
+        let engine: Vec<(String, Vec<usize>)> = crate::train::shape::parameter_shapes(&layers, 3)
+            .into_iter()
+            .map(|parameter| (parameter.name, parameter.shape))
+            .collect();
+        let layout = layout(&layers, 3).unwrap();
+        assert_eq!(layout.tensors, engine);
+        assert_eq!(
+            layout.output_width,
+            crate::train::shape::output_width(&layers, 3)
+        );
+    }
+
+    #[test]
     fn a_network_without_dense_layers_outputs_its_input_width() {
         let layers = [batch_norm(), LayerPlan::Activation(Activation::Softmax)];
         assert_eq!(layout(&layers, 6).unwrap().output_width, 6);

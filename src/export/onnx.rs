@@ -628,6 +628,42 @@ mod tests {
             .collect()
     }
 
+    /// The engine's own `predict` on raw inputs, standardized first as the service does.
+    fn engine_predict(artifact: &ModelArtifact, inputs: &[f32]) -> Vec<f64> {
+        let rows = inputs.len() / artifact.input_width;
+        let mut features =
+            tract_ndarray::Array2::from_shape_vec((rows, artifact.input_width), inputs.to_vec())
+                .unwrap();
+        if let Some(standardizer) = artifact.standardization {
+            standardizer.apply(&mut features).unwrap();
+        }
+        crate::train::predict(artifact.layers, artifact.parameters, features.view())
+            .unwrap()
+            .iter()
+            .map(|&value| f64::from(value))
+            .collect()
+    }
+
+    /// Checks tract's output against the f64 reference and the engine's `predict`.
+    fn assert_matches_reference_and_engine(
+        artifact: &ModelArtifact,
+        inputs: &[f32],
+        got: &[f32],
+        case: &str,
+    ) {
+        let reference = reference_predict(artifact, inputs);
+        let engine = engine_predict(artifact, inputs);
+        let tract_vs_reference = max_abs_difference(got, &reference);
+        let tract_vs_engine = max_abs_difference(got, &engine);
+        let engine_f32: Vec<f32> = engine.iter().map(|&value| value as f32).collect();
+        let engine_vs_reference = max_abs_difference(&engine_f32, &reference);
+        assert!(
+            tract_vs_reference <= 1e-5 && tract_vs_engine <= 1e-5 && engine_vs_reference <= 1e-5,
+            "{case}: max |tract − reference| = {tract_vs_reference:e}, \
+             |tract − predict| = {tract_vs_engine:e}, |predict − reference| = {engine_vs_reference:e}"
+        );
+    }
+
     fn max_abs_difference(got: &[f32], want: &[f64]) -> f64 {
         assert_eq!(got.len(), want.len());
         got.iter()
@@ -637,7 +673,7 @@ mod tests {
     }
 
     #[test]
-    fn tract_runs_every_layer_and_activation_as_the_reference_forward_pass_does() {
+    fn tract_runs_every_layer_and_activation_as_the_reference_and_predict_do() {
         let layers = every_layer_and_activation();
         let input_width = 6;
         let parameters = random_parameters(&layers, input_width, 11);
@@ -664,12 +700,7 @@ mod tests {
                 .map(|(index, &u)| mean[index % input_width] + std[index % input_width] * u)
                 .collect();
             let got = run_in_tract(&bytes, &inputs, rows, input_width);
-            let want = reference_predict(&artifact, &inputs);
-            let difference = max_abs_difference(&got, &want);
-            assert!(
-                difference <= 1e-5,
-                "max |tract − reference| = {difference:e}"
-            );
+            assert_matches_reference_and_engine(&artifact, &inputs, &got, &format!("{rows} rows"));
             // Softmax rows are distributions, so the comparison above is not vacuous.
             for row in got.chunks(4) {
                 assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -711,8 +742,7 @@ mod tests {
             };
             let inputs = random_matrix(9, 3, -2.0, 2.0, 40 + index as u64);
             let got = run_in_tract(&export(&artifact).unwrap(), &inputs, 9, 3);
-            let difference = max_abs_difference(&got, &reference_predict(&artifact, &inputs));
-            assert!(difference <= 1e-5, "case {index}: {difference:e}");
+            assert_matches_reference_and_engine(&artifact, &inputs, &got, &format!("case {index}"));
         }
     }
 
