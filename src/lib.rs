@@ -31,3 +31,6 @@ pub mod app;
 
 /// Logging setup.
 pub mod telemetry;
+
+/// Model export: pure functions from a trained model to safetensors or ONNX bytes, and import.
+pub mod export;
