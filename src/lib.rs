@@ -9,3 +9,6 @@ pub mod train;
 
 /// Datasets: built-in, generated, CSV; splits, standardization, augmentation.
 pub mod data;
+
+/// Server-side SVG charts: loss curves, gradient norms, run comparisons, descent paths.
+pub mod plot;
