@@ -44,6 +44,8 @@ const PATH_COLOUR: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
 
 /// Chart layout in pixels, shared by the plot and the view's aspect computation.
 const CHART_MARGIN: u32 = 12;
+/// Room right of the plot for the last tick label and a label on a point near the edge.
+const CHART_MARGIN_RIGHT: u32 = 28;
 const X_LABEL_AREA: u32 = 46;
 const Y_LABEL_AREA: u32 = 76;
 
@@ -170,7 +172,7 @@ pub fn descent_contour(
         let (body_width, body_height) = body.dim_in_pixel();
         let plot_pixels = (
             body_width
-                .saturating_sub(2 * CHART_MARGIN + Y_LABEL_AREA)
+                .saturating_sub(CHART_MARGIN + CHART_MARGIN_RIGHT + Y_LABEL_AREA)
                 .max(1),
             body_height
                 .saturating_sub(2 * CHART_MARGIN + X_LABEL_AREA)
@@ -329,6 +331,7 @@ impl Picture<'_> {
         let y_tick_label = move |v: &f64| axis::linear_tick_label(*v, y_span);
         let mut chart = ChartBuilder::on(area)
             .margin(CHART_MARGIN)
+            .margin_right(CHART_MARGIN_RIGHT)
             .x_label_area_size(X_LABEL_AREA)
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(
@@ -376,10 +379,7 @@ impl Picture<'_> {
             .draw_series(dots.map(|p| Circle::new(p, 3, PATH_COLOUR.filled())))
             .map_err(render_error)?;
 
-        let label_style = ("sans-serif", 14)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Left, VPos::Bottom));
+        let label_style = ("sans-serif", 14).into_font().color(&BLACK);
         let last_step = path.len().saturating_sub(1);
         let mut labels = Vec::new();
         if drawn > 0 {
@@ -408,7 +408,16 @@ impl Picture<'_> {
                 .map_err(render_error)?;
         }
         for (point, text) in labels {
-            let label = EmptyElement::at(point) + Text::new(text, (8, -6), label_style.clone());
+            // Labels on the right part of the view go to the left of their point, so they
+            // stay inside the picture.
+            let near_right_edge = (point.0 - view.x.0) > 0.7 * (view.x.1 - view.x.0);
+            let (offset, anchor) = if near_right_edge {
+                (-8, HPos::Right)
+            } else {
+                (8, HPos::Left)
+            };
+            let style = label_style.pos(Pos::new(anchor, VPos::Bottom));
+            let label = EmptyElement::at(point) + Text::new(text, (offset, -6), style);
             chart.plotting_area().draw(&label).map_err(render_error)?;
         }
 

@@ -135,8 +135,12 @@ impl PreparedSeries {
         if !current.is_empty() {
             segments.push(current);
         }
+        // A line broken by NaN at every other point would become one dot per point; past
+        // 4 runs per pixel column only every k-th run is drawn, as decimation does for points.
+        let stride = segments.len().div_ceil(4 * buckets.max(1)).max(1);
         let segments = segments
             .iter()
+            .step_by(stride)
             .map(|s| decimate::min_max(s, buckets))
             .collect();
         PreparedSeries {
@@ -590,6 +594,17 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_long_series_broken_at_every_other_point_stays_a_small_document() {
+        let points: Vec<_> = (0..200_000)
+            .map(|i| (f64::from(i), if i % 2 == 0 { f64::NAN } else { 1.0 }))
+            .collect();
+        let svg = line_chart(&spec(), &[series("loss", &points)]).unwrap();
+        let doc = inspect(&svg);
+        let dots = doc.circles.len();
+        assert!((3000..=4 * 800).contains(&dots), "{dots} dots");
     }
 
     #[test]
