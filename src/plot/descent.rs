@@ -5,8 +5,9 @@
 //! margin, widened so that one unit is as long on both axes (a gradient step then crosses the
 //! contour lines at right angles, as it does on paper). A diverging path would stretch that box
 //! until the start is a dot, so points farther than [`MAX_ZOOM_OUT`] times the start's scale
-//! from the start are left out of the box; the path is drawn up to the edge of the view and a
-//! note says at which step it leaves it (or turns NaN). The function is sampled on a grid over
+//! from the start are left out of the box; the path is drawn up to the edge of the view, and no
+//! further (later jumps of an exploding path would cross the whole picture), and a note says at
+//! which step it leaves the view (or turns NaN). The function is sampled on a grid over
 //! the view, its contour lines found by marching squares ([`super::contour`]) at quantile-spaced
 //! levels and drawn as thin grey lines; the path is a coloured polyline with a dot per step,
 //! its start and end labelled.
