@@ -34,3 +34,6 @@ pub mod telemetry;
 
 /// Model export: pure functions from a trained model to safetensors or ONNX bytes, and import.
 pub mod export;
+
+/// Server-side SVG charts: loss curves, gradient norms, run comparisons, descent paths.
+pub mod plot;
