@@ -34,3 +34,6 @@ pub mod telemetry;
 
 /// Model export: pure functions from a trained model to safetensors or ONNX bytes, and import.
 pub mod export;
+
+/// `trainyard bench`: the reference benchmark workloads W1–W5, timed through `train::fit`.
+pub mod bench;
