@@ -22,6 +22,26 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server and its training workers.
     Serve(Config),
+    /// Train the reference benchmark workloads (`shared/bench/README.md`) and print one JSON
+    /// line per run, then a table of medians.
+    Bench(BenchArgs),
+}
+
+/// `trainyard bench [W1 … W5 | all] [--reps N] [--threads T]`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Workload ids (W1…W5), names (iris-sgd…) or `all`.
+    #[arg(default_value = "all")]
+    pub workloads: Vec<String>,
+
+    /// Timed runs per workload; the table shows the median.
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+
+    /// Threads to report in the records. The engine trains on one thread (faer `Par::Seq`),
+    /// so this only labels the runs; pin with `taskset` for single-core figures.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// Everything `App::build` needs.
@@ -135,7 +155,9 @@ mod tests {
     #[test]
     fn the_defaults_of_the_flags_match_limits_default() {
         let cli = Cli::parse_from(["trainyard", "serve"]);
-        let Command::Serve(config) = cli.command;
+        let Command::Serve(config) = cli.command else {
+            panic!("not the serve command");
+        };
         let defaults = Limits::default();
         assert_eq!(config.limits.max_body_bytes, defaults.max_body_bytes);
         assert_eq!(config.limits.max_dataset_cells, defaults.max_dataset_cells);
@@ -161,10 +183,26 @@ mod tests {
             "--log-format",
             "json",
         ]);
-        let Command::Serve(config) = cli.command;
+        let Command::Serve(config) = cli.command else {
+            panic!("not the serve command");
+        };
         assert_eq!(config.bind.port(), 0);
         assert_eq!(config.worker_count(), 3);
         assert_eq!(config.limits.max_parameters, 99);
         assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bench_takes_workloads_reps_and_threads() {
+        let cli = Cli::parse_from(["trainyard", "bench", "W1", "w4", "--reps", "5"]);
+        let Command::Bench(args) = cli.command else {
+            panic!("not the bench command");
+        };
+        assert_eq!(args.workloads, ["W1", "w4"]);
+        assert_eq!((args.reps, args.threads), (5, 1));
+        let Command::Bench(args) = Cli::parse_from(["trainyard", "bench"]).command else {
+            panic!("not the bench command");
+        };
+        assert_eq!(args.workloads, ["all"]);
     }
 }

@@ -37,3 +37,6 @@ pub mod export;
 
 /// Server-side SVG charts: loss curves, gradient norms, run comparisons, descent paths.
 pub mod plot;
+
+/// `trainyard bench`: the reference benchmark workloads W1–W5, timed through `train::fit`.
+pub mod bench;

@@ -1,5 +1,5 @@
-//! The `trainyard` binary: parse the command line, start logging, build the app and serve until
-//! SIGINT or SIGTERM.
+//! The `trainyard` binary: parse the command line, then either start logging, build the app and
+//! serve until SIGINT or SIGTERM, or run the training benchmark (`trainyard bench`).
 
 use clap::Parser;
 use trainyard::app::App;
@@ -19,6 +19,13 @@ async fn main() -> anyhow::Result<()> {
                 token.cancel();
             });
             app.run_until_stopped().await?;
+        }
+        Command::Bench(args) => {
+            let result = tokio::task::spawn_blocking(move || {
+                trainyard::bench::main(&args.workloads, args.reps, args.threads)
+            })
+            .await?;
+            result.map_err(anyhow::Error::msg)?;
         }
     }
     Ok(())

@@ -141,6 +141,22 @@ pub fn softmax_row(z: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Softmax of one row into `y` (as [`softmax_row`]) and `ln Σ_j e^{z_j}` (as
+/// [`log_sum_exp`]) from the same exponentials: both sum `e^{z−max}` in row order, so each
+/// result is bit for bit the one its own function gives, for one exponential per entry.
+pub fn softmax_and_log_sum_exp(z: &[f32], y: &mut [f32]) -> f32 {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for (out, &x) in y.iter_mut().zip(z) {
+        *out = (x - max).exp();
+        sum += *out;
+    }
+    for out in y.iter_mut() {
+        *out /= sum;
+    }
+    max + sum.ln()
+}
+
 /// `ln Σ_j e^{z_j}`, computed as `max + ln Σ e^{z−max}` so that it never overflows.
 pub fn log_sum_exp(z: &[f32]) -> f32 {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -149,13 +165,14 @@ pub fn log_sum_exp(z: &[f32]) -> f32 {
 }
 
 /// `1/(1 + e^{−x})`, evaluated on the side where the exponential cannot overflow.
+///
+/// Both sides use the same `e = e^{−|x|}` and the side is picked after the exponential, so the
+/// loop has no data-dependent branch around the call (a mispredicted branch per element cost
+/// more than the exponential in deep sigmoid stacks).
 pub fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    let e = (-x.abs()).exp();
+    let numerator = if x >= 0.0 { 1.0 } else { e };
+    numerator / (1.0 + e)
 }
 
 /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`.
@@ -184,6 +201,36 @@ fn gelu_derivative(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fused_softmax_and_log_sum_exp_match_the_separate_functions_bit_for_bit() {
+        for row in [
+            vec![0.3f32, -1.7, 2.25, 0.0],
+            vec![40.0, 0.0],
+            vec![-3.5, -3.5, 1e-3],
+        ] {
+            let mut fused = vec![0.0; row.len()];
+            let lse = softmax_and_log_sum_exp(&row, &mut fused);
+            let mut alone = vec![0.0; row.len()];
+            softmax_row(&row, &mut alone);
+            assert_eq!(lse.to_bits(), log_sum_exp(&row).to_bits());
+            assert_eq!(fused, alone);
+        }
+    }
+
+    /// The branch-free form against `1/(1 + e^{−x})` in f64.
+    #[test]
+    fn sigmoid_is_accurate_on_both_sides_and_saturates_without_overflow() {
+        for x in [-100.0f32, -20.0, -1.5, -1e-3, 0.0, 1e-3, 1.5, 20.0, 100.0] {
+            let want = 1.0 / (1.0 + (-f64::from(x)).exp());
+            let got = f64::from(sigmoid(x));
+            assert!(
+                (got - want).abs() <= 1e-7 * want.max(1e-30),
+                "{x}: {got} {want}"
+            );
+        }
+        assert_eq!(sigmoid(0.0), 0.5);
+    }
 
     /// Every activation, checked at points away from kinks: the backward pass against a
     /// central finite difference of the forward pass, computed in f64 on the f32 function.

@@ -18,7 +18,7 @@
 //! the output has one unit. (Keras would broadcast a label column against every output for
 //! mean squared error; one-hot is what a user means by regressing onto classes.)
 
-use super::activation::{Activation, log_sum_exp, sigmoid, softmax_row};
+use super::activation::{Activation, log_sum_exp, sigmoid, softmax_and_log_sum_exp, softmax_row};
 
 /// Keras's fuzz factor `keras.backend.epsilon()`.
 pub const EPSILON: f32 = 1e-7;
@@ -134,11 +134,14 @@ impl Loss {
         match (self, from_logits) {
             (Loss::SparseCategoricalCrossentropy, true) => {
                 let label = targets.class(row, width);
-                if let Some(g) = gradient {
-                    softmax_row(z, g);
-                    g[label] -= 1.0;
+                match gradient {
+                    Some(g) => {
+                        let lse = softmax_and_log_sum_exp(z, g);
+                        g[label] -= 1.0;
+                        lse - z[label]
+                    }
+                    None => log_sum_exp(z) - z[label],
                 }
-                log_sum_exp(z) - z[label]
             }
             (Loss::CategoricalCrossentropy, true) => {
                 let lse = log_sum_exp(z);
