@@ -99,26 +99,6 @@ fn accuracy(run: &Run, data: &Dataset) -> f64 {
     hits as f64 / labels.len() as f64
 }
 
-/// Mean cross-entropy of the trained model on `data`, in inference mode.
-fn cross_entropy(run: &Run, data: &Dataset) -> f64 {
-    let outputs = predict(
-        &run.job.plan().layers,
-        &run.result.parameters,
-        data.features.view(),
-    )
-    .expect("predict runs");
-    let Targets::Classes { labels, .. } = &data.targets else {
-        panic!("classification data expected")
-    };
-    let total: f64 = outputs
-        .rows()
-        .into_iter()
-        .zip(labels)
-        .map(|(row, label)| -(row[*label as usize] as f64).max(1e-12).ln())
-        .sum();
-    total / labels.len() as f64
-}
-
 fn set(spec: &mut Value, path: &[&str], value: Value) {
     let mut node = spec;
     for key in &path[..path.len() - 1] {
