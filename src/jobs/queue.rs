@@ -17,7 +17,7 @@ use crate::store::{
 use super::datasets::{StoreCatalog, referenced_datasets};
 use super::error::{JobsError, LimitExceeded, Rejection};
 use super::events::{self, EventHub};
-use super::model::{Prediction, Predictor, PredictorCache, parse_inputs};
+use super::model::{ExportFormat, Prediction, Predictor, PredictorCache, parse_inputs};
 use super::validate::{ValidatedJob, WarmStart, validate};
 use super::worker::{Doorbell, RunningJobs, StopReason};
 
@@ -260,27 +260,45 @@ impl JobQueue {
         }
     }
 
+    /// The built predictor of a succeeded job's model (cached).
+    async fn job_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
+        if let Some(predictor) = self.predictors.get(id) {
+            return Ok(predictor);
+        }
+        let (job, record) = self.model(id).await?;
+        let predictor = tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
+        let predictor = Arc::new(predictor);
+        self.predictors.insert(id, Arc::clone(&predictor));
+        Ok(predictor)
+    }
+
     /// Runs a succeeded job's model on `body`'s inputs, with the job's standardization.
     pub async fn predict(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
-        let predictor = match self.predictors.get(id) {
-            Some(predictor) => predictor,
-            None => {
-                let (job, record) = self.model(id).await?;
-                let predictor =
-                    tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
-                        .await
-                        .map_err(|e| {
-                            JobsError::Corrupt(format!("loading the model stopped: {e}"))
-                        })??;
-                let predictor = Arc::new(predictor);
-                self.predictors.insert(id, Arc::clone(&predictor));
-                predictor
-            }
-        };
+        let predictor = self.job_predictor(id).await?;
+        self.predict_with(predictor, body).await
+    }
+
+    async fn predict_with(
+        &self,
+        predictor: Arc<Predictor>,
+        body: &Value,
+    ) -> Result<Prediction, JobsError> {
         let inputs = parse_inputs(body, predictor.input_width, self.limits.max_predict_rows)?;
         tokio::task::spawn_blocking(move || predictor.predict(inputs))
             .await
             .map_err(|e| JobsError::Corrupt(format!("prediction stopped: {e}")))?
+    }
+
+    /// A succeeded job's model as a safetensors or ONNX file.
+    pub async fn export_job_model(
+        &self,
+        id: &str,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>, JobsError> {
+        let predictor = self.job_predictor(id).await?;
+        export_with(predictor, format).await
     }
 
     async fn existing(&self, id: &str) -> Result<JobRow, JobsError> {
@@ -412,4 +430,13 @@ impl JobQueue {
             }),
         }
     }
+}
+
+async fn export_with(
+    predictor: Arc<Predictor>,
+    format: ExportFormat,
+) -> Result<Vec<u8>, JobsError> {
+    tokio::task::spawn_blocking(move || predictor.export(format))
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("export stopped: {e}")))?
 }

@@ -37,3 +37,6 @@ mod descent;
 
 /// Configured limits and their refusals.
 mod limits;
+
+/// Model export as safetensors and ONNX, model import, warm starts from imported models.
+mod models;
