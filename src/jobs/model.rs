@@ -19,7 +19,7 @@ use super::error::{JobsError, Rejection};
 use super::validate::validate;
 use crate::data::standardize::Standardizer;
 use crate::export::ModelArtifact;
-use crate::store::{JobRow, ModelRecord};
+use crate::store::{ImportedModelRecord, JobRow, ModelRecord};
 use crate::train::{LayerPlan, Tensor};
 
 /// The `format` of every stored and served model description.
@@ -288,6 +288,54 @@ impl Predictor {
         Ok(Predictor {
             layers: validated.plan().layers,
             tensors: decode_tensors(&job.id, record)?,
+            standardizer,
+            input_width: width("input_width")?,
+            output_width: width("output_width")?,
+            n_classes,
+            class_names: meta["class_names"].as_array().map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            }),
+            metadata,
+        })
+    }
+
+    /// Loads a model imported with `POST /v1/models`: its description carries the
+    /// architecture in export form, so no job spec is needed.
+    pub fn from_imported(imported: &ImportedModelRecord) -> Result<Predictor, JobsError> {
+        let id = &imported.id;
+        let record = &imported.model;
+        let meta = meta_of(id, record)?;
+        let layers = crate::export::architecture::from_json(&meta["architecture"])
+            .map_err(|e| corrupt(id, &format!("architecture: {e}")))?;
+        let width = |name: &str| {
+            meta[name]
+                .as_u64()
+                .and_then(|w| usize::try_from(w).ok())
+                .ok_or_else(|| corrupt(id, name))
+        };
+        let standardizer = match &meta["standardization"] {
+            Value::Null => None,
+            stats => Some(Standardizer {
+                mean: floats(&stats["mean"]).ok_or_else(|| corrupt(id, "mean"))?,
+                std: floats(&stats["std"]).ok_or_else(|| corrupt(id, "std"))?,
+            }),
+        };
+        let n_classes = meta["n_classes"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok());
+        let mut metadata = vec![("model_id".to_owned(), id.clone())];
+        if let Some(loss) = meta["loss"].as_str() {
+            metadata.push((METADATA_LOSS.to_owned(), loss.to_owned()));
+        }
+        if let Some(n) = n_classes {
+            metadata.push((METADATA_N_CLASSES.to_owned(), n.to_string()));
+        }
+        Ok(Predictor {
+            layers,
+            tensors: decode_tensors(id, record)?,
             standardizer,
             input_width: width("input_width")?,
             output_width: width("output_width")?,

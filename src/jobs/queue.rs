@@ -10,13 +10,14 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Limits;
 use crate::store::{
-    CancelJob, DeleteJob, EventRow, Idempotency, InsertJob, JobQuery, JobRow, JobStatus,
-    ModelRecord, NewJob, Store,
+    CancelJob, DeleteJob, EventRow, Idempotency, ImportedModelRecord, InsertJob, JobQuery, JobRow,
+    JobStatus, ModelRecord, NewJob, Store,
 };
 
 use super::datasets::{StoreCatalog, referenced_datasets};
 use super::error::{JobsError, LimitExceeded, Rejection};
 use super::events::{self, EventHub};
+use super::imported::{self, ImportBody};
 use super::model::{ExportFormat, Prediction, Predictor, PredictorCache, parse_inputs};
 use super::validate::{ValidatedJob, WarmStart, validate};
 use super::worker::{Doorbell, RunningJobs, StopReason};
@@ -210,12 +211,15 @@ impl JobQueue {
                 )]));
             }
             Some(WarmStart::Job(_)) => {}
-            Some(WarmStart::Model(model_id)) => {
+            Some(WarmStart::Model(model_id))
+                if self.store.imported_model(model_id).await?.is_none() =>
+            {
                 return Err(JobsError::InvalidSpec(vec![Rejection::new(
                     "initializer.model_id",
-                    format!("no model with id {model_id:?}: model import is not available"),
+                    format!("no model with id {model_id:?}"),
                 )]));
             }
+            Some(WarmStart::Model(_)) => {}
         }
         if submission.dry_run {
             return Ok(Submitted::DryRun(Box::new(DryRun { validated, work })));
@@ -289,6 +293,76 @@ impl JobQueue {
         tokio::task::spawn_blocking(move || predictor.predict(inputs))
             .await
             .map_err(|e| JobsError::Corrupt(format!("prediction stopped: {e}")))?
+    }
+
+    /// Reads, checks and stores an imported model.
+    pub async fn import_model(&self, body: ImportBody) -> Result<ImportedModelRecord, JobsError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let created_at = now_ms();
+        let record = tokio::task::spawn_blocking(move || {
+            imported::read(&body).map(|model| imported::encode(&id, &model, created_at))
+        })
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("import stopped: {e}")))??;
+        if record.parameter_count > self.limits.max_parameters {
+            return Err(JobsError::Limit(LimitExceeded {
+                limit: "--max-parameters",
+                maximum: self.limits.max_parameters,
+                requested: Some(record.parameter_count),
+                path: Some("tensors".into()),
+                what: "parameters",
+            }));
+        }
+        self.store.insert_imported_model(record.clone()).await?;
+        Ok(record)
+    }
+
+    /// An imported model.
+    pub async fn imported_model(&self, id: &str) -> Result<ImportedModelRecord, JobsError> {
+        self.store
+            .imported_model(id)
+            .await?
+            .ok_or_else(|| JobsError::ModelNotFound(id.to_owned()))
+    }
+
+    /// Deletes an imported model; jobs it warm-started keep their own weights.
+    pub async fn delete_model(&self, id: &str) -> Result<(), JobsError> {
+        self.predictors.forget(&imported_key(id));
+        if self.store.delete_imported_model(id).await? {
+            Ok(())
+        } else {
+            Err(JobsError::ModelNotFound(id.to_owned()))
+        }
+    }
+
+    async fn model_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
+        let key = imported_key(id);
+        if let Some(predictor) = self.predictors.get(&key) {
+            return Ok(predictor);
+        }
+        let record = self.imported_model(id).await?;
+        let predictor = tokio::task::spawn_blocking(move || Predictor::from_imported(&record))
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
+        let predictor = Arc::new(predictor);
+        self.predictors.insert(&key, Arc::clone(&predictor));
+        Ok(predictor)
+    }
+
+    /// Runs an imported model on `body`'s inputs, with its standardization.
+    pub async fn predict_model(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
+        let predictor = self.model_predictor(id).await?;
+        self.predict_with(predictor, body).await
+    }
+
+    /// An imported model as a safetensors or ONNX file.
+    pub async fn export_imported_model(
+        &self,
+        id: &str,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>, JobsError> {
+        let predictor = self.model_predictor(id).await?;
+        export_with(predictor, format).await
     }
 
     /// A succeeded job's model as a safetensors or ONNX file.
@@ -439,4 +513,9 @@ async fn export_with(
     tokio::task::spawn_blocking(move || predictor.export(format))
         .await
         .map_err(|e| JobsError::Corrupt(format!("export stopped: {e}")))?
+}
+
+/// Imported models share the predictor cache with jobs under their own key space.
+fn imported_key(id: &str) -> String {
+    format!("model:{id}")
 }

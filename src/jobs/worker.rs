@@ -419,11 +419,22 @@ fn set_up(shared: &Shared, job: &JobRow) -> Result<Setup, Value> {
             })?
         }
         Some(WarmStart::Model(model_id)) => {
-            return Err(failure(
-                "warm_start_unavailable",
-                format!("model {model_id} cannot be used: model import is not available"),
-                Some("initializer.model_id"),
-            ));
+            let unavailable = |message: String| {
+                failure(
+                    "warm_start_unavailable",
+                    message,
+                    Some("initializer.model_id"),
+                )
+            };
+            let record = runtime
+                .block_on(store.imported_model(model_id))
+                .map_err(|e| unavailable(e.to_string()))?
+                .ok_or_else(|| unavailable(format!("model {model_id} was deleted")))?;
+            let tensors =
+                decode_tensors(model_id, &record.model).map_err(|e| unavailable(e.to_string()))?;
+            validated
+                .plan_with_parameters(tensors)
+                .map_err(unavailable)?
         }
     };
     Ok(Setup {

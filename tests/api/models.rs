@@ -178,3 +178,225 @@ async fn an_unknown_model_format_is_refused_naming_format() {
     assert!(refusal.to_string().contains("format"), "{refusal}");
     app.stop().await;
 }
+
+/// Imports `bytes` as a safetensors file.
+async fn import_safetensors(app: &TestApp, bytes: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/models"))
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_model_predicts_exactly_as_its_job_from_either_format() {
+    let app = spawn_app().await;
+    let id = trained_iris_job(&app).await;
+    let inputs = json!({ "inputs": iris_rows() });
+    let by_job = body(
+        app.post_json(&format!("/v1/jobs/{id}/predict"), &inputs)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let (bytes, _) = file(
+        &app,
+        &format!("/v1/jobs/{id}/model?format=safetensors"),
+        "application/octet-stream",
+    )
+    .await;
+    let response = import_safetensors(&app, bytes).await;
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let from_file = body(response, StatusCode::CREATED).await;
+    assert_eq!(
+        location,
+        format!("/v1/models/{}", from_file["id"].as_str().unwrap())
+    );
+    assert_eq!(from_file["parameter_count"], 131);
+    assert_eq!(from_file["input_width"], 4);
+    assert!(from_file["created_at"].is_string());
+    assert_eq!(from_file["architecture"]["layers"][0]["units"], 16);
+
+    let document = body(
+        app.get(&format!("/v1/jobs/{id}/model?format=json")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let from_json = body(
+        app.post_json("/v1/models", &document).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(from_json["weights_sha256"], document["weights_sha256"]);
+    assert_eq!(from_file["weights_sha256"], document["weights_sha256"]);
+
+    for model in [&from_file, &from_json] {
+        let model_id = model["id"].as_str().expect("an id");
+        let shown = body(
+            app.get(&format!("/v1/models/{model_id}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(&shown, model);
+        let by_model = body(
+            app.post_json(&format!("/v1/models/{model_id}/predict"), &inputs)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(by_model, by_job, "model {model_id} predicts as job {id}");
+    }
+
+    // An imported model exports again, to the same tensors.
+    let model_id = from_json["id"].as_str().expect("an id");
+    let again = body(
+        app.get(&format!("/v1/models/{model_id}?format=json")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["tensors"], document["tensors"]);
+    let (onnx, _) = file(
+        &app,
+        &format!("/v1/models/{model_id}?format=onnx"),
+        "application/onnx",
+    )
+    .await;
+    assert!(!onnx.is_empty());
+
+    let deleted = app.delete(&format!("/v1/models/{model_id}")).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    problem(
+        app.get(&format!("/v1/models/{model_id}")).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_tensor_does_not_fit_the_architecture_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let id = trained_iris_job(&app).await;
+    let mut document = body(
+        app.get(&format!("/v1/jobs/{id}/model?format=json")).await,
+        StatusCode::OK,
+    )
+    .await;
+    // The kernel of the output layer as [3, 16] instead of [16, 3].
+    let tensors = document["tensors"].as_array_mut().expect("tensors");
+    let kernel = tensors
+        .iter_mut()
+        .find(|t| t["name"] == "layers.1.kernel")
+        .expect("the output kernel");
+    kernel["shape"] = json!([3, 16]);
+    let refusal = problem(
+        app.post_json("/v1/models", &document).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-input",
+    )
+    .await;
+    assert_eq!(
+        crate::support::error_paths(&refusal),
+        ["tensors.layers.1.kernel"]
+    );
+
+    // A safetensors file of another architecture's tensors: the metadata claims 16 hidden units,
+    // the file holds 8.
+    let (bytes, _) = file(
+        &app,
+        &format!("/v1/jobs/{id}/model?format=safetensors"),
+        "application/octet-stream",
+    )
+    .await;
+    let original = safetensors::SafeTensors::deserialize(&bytes).expect("a file");
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).expect("a header");
+    let metadata = header.metadata().clone();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = original
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec(), view.data().to_vec()))
+        .collect();
+    for (name, shape, data) in &mut tensors {
+        if name == "layers.0.bias" {
+            *shape = vec![8];
+            data.truncate(8 * 4);
+        }
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .expect("a view");
+            (name.clone(), view)
+        })
+        .collect();
+    let forged = safetensors::serialize(views, metadata).expect("bytes");
+    let refusal = problem(
+        import_safetensors(&app, forged).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-input",
+    )
+    .await;
+    assert_eq!(
+        crate::support::error_paths(&refusal),
+        ["tensors.layers.0.bias"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_warm_starts_from_an_imported_model() {
+    let app = spawn_app().await;
+    let id = trained_iris_job(&app).await;
+    let document = body(
+        app.get(&format!("/v1/jobs/{id}/model?format=json")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let model = body(
+        app.post_json("/v1/models", &document).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let model_id = model["id"].as_str().expect("an id");
+
+    // Zero epochs: the job's model is its initialization, which must be the imported weights.
+    let mut spec = iris_spec(0);
+    spec["initializer"] = json!({"type": "from_model", "model_id": model_id});
+    let job = submit(&app, &spec).await;
+    let warm = job["id"].as_str().expect("an id");
+    let done = app.wait_until_finished(warm, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["weights_sha256"], document["weights_sha256"]);
+
+    // And it trains on from there.
+    let mut spec = iris_spec(5);
+    spec["initializer"] = json!({"type": "from_model", "model_id": model_id});
+    let job = submit(&app, &spec).await;
+    let trained = job["id"].as_str().expect("an id");
+    let done = app
+        .wait_until_finished(trained, Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_ne!(done["weights_sha256"], document["weights_sha256"]);
+
+    spec["initializer"]["model_id"] = json!("no-such-model");
+    let refusal = problem(
+        app.post_json("/v1/jobs", &spec).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-spec",
+    )
+    .await;
+    assert_eq!(
+        crate::support::error_paths(&refusal),
+        ["initializer.model_id"]
+    );
+    app.stop().await;
+}
