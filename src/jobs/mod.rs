@@ -7,6 +7,7 @@ pub mod descent;
 pub mod error;
 pub mod events;
 pub mod imported;
+pub mod metrics;
 pub mod model;
 pub mod prepare;
 pub mod queue;

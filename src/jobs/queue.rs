@@ -18,6 +18,7 @@ use super::datasets::{StoreCatalog, referenced_datasets};
 use super::error::{JobsError, LimitExceeded, Rejection};
 use super::events::{self, EventHub};
 use super::imported::{self, ImportBody};
+use super::metrics::ServiceMetrics;
 use super::model::{ExportFormat, Prediction, Predictor, PredictorCache, parse_inputs};
 use super::validate::{ValidatedJob, WarmStart, validate};
 use super::worker::{Doorbell, RunningJobs, StopReason};
@@ -131,6 +132,7 @@ pub struct JobQueue {
     pub(super) running: Arc<RunningJobs>,
     pub(super) limits: Limits,
     predictors: PredictorCache,
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl JobQueue {
@@ -142,6 +144,7 @@ impl JobQueue {
             running: Arc::new(RunningJobs::default()),
             limits,
             predictors: PredictorCache::default(),
+            metrics: Arc::new(ServiceMetrics::new()),
         }
     }
 
@@ -159,6 +162,17 @@ impl JobQueue {
 
     pub fn running(&self) -> &Arc<RunningJobs> {
         &self.running
+    }
+
+    /// The Prometheus registry of the service.
+    pub fn service_metrics(&self) -> &Arc<ServiceMetrics> {
+        &self.metrics
+    }
+
+    /// The `GET /metrics` text, with the job gauges read from the store now.
+    pub async fn metrics_text(&self) -> Result<String, JobsError> {
+        let by_status = self.store.count_jobs_by_status().await?;
+        Ok(self.metrics.render(&by_status, self.running.count()))
     }
 
     pub fn limits(&self) -> &Limits {

@@ -333,6 +333,8 @@ pub trait Store: Send + Sync + 'static {
     /// 1 for the next job to run; `None` unless the job is queued.
     fn queue_position<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<u64>>;
     fn count_queued(&self) -> StoreFuture<'_, u64>;
+    /// How many jobs are in each status (statuses without jobs are left out).
+    fn count_jobs_by_status(&self) -> StoreFuture<'_, Vec<(JobStatus, u64)>>;
 
     /// Atomically moves the first queued job (highest priority, then oldest) to `running`.
     fn claim_job<'a>(

@@ -800,6 +800,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn count_jobs_by_status(&self) -> StoreFuture<'_, Vec<(JobStatus, u64)>> {
+        Box::pin(async move {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                    .fetch_all(&self.pool)
+                    .await?;
+            rows.into_iter()
+                .map(|(status, n)| {
+                    let status = JobStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("job status {status:?}")))?;
+                    Ok((status, to_u64(n, "job count")?))
+                })
+                .collect()
+        })
+    }
+
     fn claim_job<'a>(
         &'a self,
         worker: &'a str,

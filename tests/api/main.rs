@@ -40,3 +40,6 @@ mod limits;
 
 /// Model export as safetensors and ONNX, model import, warm starts from imported models.
 mod models;
+
+/// GET /metrics: Prometheus text that moves with the jobs.
+mod metrics;
