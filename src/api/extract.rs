@@ -91,6 +91,39 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
     }
 }
 
+/// The body of a model import: `application/json` (a trainyard model document) or
+/// `application/octet-stream` (a safetensors file).
+#[derive(Debug)]
+pub enum ModelBody {
+    Json(serde_json::Value),
+    Bytes(Bytes),
+}
+
+impl<S: Send + Sync> FromRequest<S> for ModelBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if has_content_type(request.headers(), "application/json") {
+            return JsonBody::from_request(request, state)
+                .await
+                .map(|JsonBody(value)| ModelBody::Json(value));
+        }
+        if !has_content_type(request.headers(), "application/octet-stream") {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json or application/octet-stream",
+            });
+        }
+        let limit = body_limit(&request);
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(ModelBody::Bytes(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge { limit })
+            }
+            Err(rejection) => Err(ApiError::UnreadableBody(rejection.body_text())),
+        }
+    }
+}
+
 /// The query string as name → value (a repeated name keeps its last value).
 #[derive(Debug, Default)]
 pub struct Params(pub HashMap<String, String>);

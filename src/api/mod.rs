@@ -10,12 +10,14 @@ pub mod descent;
 pub mod events;
 pub mod extract;
 pub mod jobs;
+pub mod metrics;
 pub mod models;
 pub mod problem;
 pub mod service;
 pub mod state;
 
 use std::any::Any;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
@@ -84,6 +86,7 @@ fn all_routes() -> Routes {
         .merge(models::routes())
         .merge(datasets::routes())
         .merge(descent::routes())
+        .merge(metrics::routes())
 }
 
 /// Every path and method the router serves.
@@ -96,6 +99,10 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.queue.limits().max_body_bytes;
     all_routes()
         .router
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.queue),
+            metrics::track,
+        ))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

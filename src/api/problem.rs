@@ -113,6 +113,9 @@ impl ApiError {
                 JobsError::JobNotFound(_) => {
                     class(StatusCode::NOT_FOUND, "not-found", "No such job")
                 }
+                JobsError::ModelNotFound(_) => {
+                    class(StatusCode::NOT_FOUND, "not-found", "No such model")
+                }
                 JobsError::DatasetNotFound(_) => {
                     class(StatusCode::NOT_FOUND, "not-found", "No such dataset")
                 }

@@ -61,6 +61,8 @@ pub enum JobsError {
     QueueFull { queued: u64, maximum: u64 },
     #[error("no job with id {0}")]
     JobNotFound(String),
+    #[error("no model with id {0}")]
+    ModelNotFound(String),
     #[error("no dataset with id {0}")]
     DatasetNotFound(String),
     #[error("job {id} has already finished as {status}")]

@@ -6,6 +6,8 @@ pub mod datasets;
 pub mod descent;
 pub mod error;
 pub mod events;
+pub mod imported;
+pub mod metrics;
 pub mod model;
 pub mod prepare;
 pub mod queue;

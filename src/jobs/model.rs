@@ -18,7 +18,8 @@ use super::datasets::{StoreCatalog, shape_from_json};
 use super::error::{JobsError, Rejection};
 use super::validate::validate;
 use crate::data::standardize::Standardizer;
-use crate::store::{JobRow, ModelRecord};
+use crate::export::ModelArtifact;
+use crate::store::{ImportedModelRecord, JobRow, ModelRecord};
 use crate::train::{LayerPlan, Tensor};
 
 /// The `format` of every stored and served model description.
@@ -167,7 +168,56 @@ pub struct Predictor {
     output_width: usize,
     n_classes: Option<usize>,
     pub class_names: Option<Vec<String>>,
+    /// Free-form entries written into exported files: where the model came from, its loss and
+    /// class count, so that an import predicts as the original did.
+    metadata: Vec<(String, String)>,
 }
+
+/// The file formats a stored model is served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// `trainyard.model.v1` JSON ([`model_json`]).
+    Json,
+    /// [`crate::export::safetensors`], importable with `POST /v1/models`.
+    Safetensors,
+    /// [`crate::export::onnx`], an inference graph from raw features.
+    Onnx,
+}
+
+impl ExportFormat {
+    /// The `?format=` names, the default first.
+    pub const NAMES: [&'static str; 3] = ["json", "safetensors", "onnx"];
+
+    pub fn from_name(name: &str) -> Option<ExportFormat> {
+        match name {
+            "json" => Some(ExportFormat::Json),
+            "safetensors" => Some(ExportFormat::Safetensors),
+            "onnx" => Some(ExportFormat::Onnx),
+            _ => None,
+        }
+    }
+
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Onnx => "onnx",
+        }
+    }
+}
+
+/// Metadata key of the model's loss in exported files.
+pub const METADATA_LOSS: &str = "loss";
+/// Metadata key of the number of classes (absent for regression) in exported files.
+pub const METADATA_N_CLASSES: &str = "n_classes";
+
+/// Losses whose targets are classes: predictions of such a model name a class per row.
+pub const CLASSIFICATION_LOSSES: [&str; 3] = [
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+];
 
 /// A prediction for each input row.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,22 +275,105 @@ impl Predictor {
                 std: floats(&stats["std"]).ok_or_else(|| corrupt(&job.id, "std"))?,
             }),
         };
+        let n_classes = meta["n_classes"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok());
+        let mut metadata = vec![("job_id".to_owned(), job.id.clone())];
+        if let Some(loss) = meta["loss"].as_str() {
+            metadata.push((METADATA_LOSS.to_owned(), loss.to_owned()));
+        }
+        if let Some(n) = n_classes {
+            metadata.push((METADATA_N_CLASSES.to_owned(), n.to_string()));
+        }
         Ok(Predictor {
             layers: validated.plan().layers,
             tensors: decode_tensors(&job.id, record)?,
             standardizer,
             input_width: width("input_width")?,
             output_width: width("output_width")?,
-            n_classes: meta["n_classes"]
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok()),
+            n_classes,
             class_names: meta["class_names"].as_array().map(|names| {
                 names
                     .iter()
                     .map(|n| n.as_str().unwrap_or_default().to_owned())
                     .collect()
             }),
+            metadata,
         })
+    }
+
+    /// Loads a model imported with `POST /v1/models`: its description carries the
+    /// architecture in export form, so no job spec is needed.
+    pub fn from_imported(imported: &ImportedModelRecord) -> Result<Predictor, JobsError> {
+        let id = &imported.id;
+        let record = &imported.model;
+        let meta = meta_of(id, record)?;
+        let layers = crate::export::architecture::from_json(&meta["architecture"])
+            .map_err(|e| corrupt(id, &format!("architecture: {e}")))?;
+        let width = |name: &str| {
+            meta[name]
+                .as_u64()
+                .and_then(|w| usize::try_from(w).ok())
+                .ok_or_else(|| corrupt(id, name))
+        };
+        let standardizer = match &meta["standardization"] {
+            Value::Null => None,
+            stats => Some(Standardizer {
+                mean: floats(&stats["mean"]).ok_or_else(|| corrupt(id, "mean"))?,
+                std: floats(&stats["std"]).ok_or_else(|| corrupt(id, "std"))?,
+            }),
+        };
+        let n_classes = meta["n_classes"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok());
+        let mut metadata = vec![("model_id".to_owned(), id.clone())];
+        if let Some(loss) = meta["loss"].as_str() {
+            metadata.push((METADATA_LOSS.to_owned(), loss.to_owned()));
+        }
+        if let Some(n) = n_classes {
+            metadata.push((METADATA_N_CLASSES.to_owned(), n.to_string()));
+        }
+        Ok(Predictor {
+            layers,
+            tensors: decode_tensors(id, record)?,
+            standardizer,
+            input_width: width("input_width")?,
+            output_width: width("output_width")?,
+            n_classes,
+            class_names: meta["class_names"].as_array().map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            }),
+            metadata,
+        })
+    }
+
+    /// The model as the exporters take it, with the job's standardization and class names.
+    pub fn artifact(&self) -> ModelArtifact<'_> {
+        ModelArtifact {
+            layers: &self.layers,
+            parameters: &self.tensors,
+            input_width: self.input_width,
+            standardization: self.standardizer.as_ref(),
+            class_names: self.class_names.as_deref(),
+            metadata: &self.metadata,
+        }
+    }
+
+    /// The bytes of a safetensors or ONNX file (JSON is [`model_json`], from the stored
+    /// record). CPU work: call it off the async threads.
+    pub fn export(&self, format: ExportFormat) -> Result<Vec<u8>, JobsError> {
+        let artifact = self.artifact();
+        let exported = match format {
+            ExportFormat::Safetensors => {
+                crate::export::safetensors::export(&artifact).map_err(|e| e.to_string())
+            }
+            ExportFormat::Onnx => crate::export::onnx::export(&artifact).map_err(|e| e.to_string()),
+            ExportFormat::Json => Err("JSON is served from the stored record".to_owned()),
+        };
+        exported.map_err(|message| JobsError::Corrupt(format!("exporting the model: {message}")))
     }
 
     /// Outputs for raw (unstandardized) input rows. CPU work: call it off the async threads.

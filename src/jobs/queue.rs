@@ -10,14 +10,16 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Limits;
 use crate::store::{
-    CancelJob, DeleteJob, EventRow, Idempotency, InsertJob, JobQuery, JobRow, JobStatus,
-    ModelRecord, NewJob, Store,
+    CancelJob, DeleteJob, EventRow, Idempotency, ImportedModelRecord, InsertJob, JobQuery, JobRow,
+    JobStatus, ModelRecord, NewJob, Store,
 };
 
 use super::datasets::{StoreCatalog, referenced_datasets};
 use super::error::{JobsError, LimitExceeded, Rejection};
 use super::events::{self, EventHub};
-use super::model::{Prediction, Predictor, PredictorCache, parse_inputs};
+use super::imported::{self, ImportBody};
+use super::metrics::ServiceMetrics;
+use super::model::{ExportFormat, Prediction, Predictor, PredictorCache, parse_inputs};
 use super::validate::{ValidatedJob, WarmStart, validate};
 use super::worker::{Doorbell, RunningJobs, StopReason};
 
@@ -130,6 +132,7 @@ pub struct JobQueue {
     pub(super) running: Arc<RunningJobs>,
     pub(super) limits: Limits,
     predictors: PredictorCache,
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl JobQueue {
@@ -141,6 +144,7 @@ impl JobQueue {
             running: Arc::new(RunningJobs::default()),
             limits,
             predictors: PredictorCache::default(),
+            metrics: Arc::new(ServiceMetrics::new()),
         }
     }
 
@@ -158,6 +162,17 @@ impl JobQueue {
 
     pub fn running(&self) -> &Arc<RunningJobs> {
         &self.running
+    }
+
+    /// The Prometheus registry of the service.
+    pub fn service_metrics(&self) -> &Arc<ServiceMetrics> {
+        &self.metrics
+    }
+
+    /// The `GET /metrics` text, with the job gauges read from the store now.
+    pub async fn metrics_text(&self) -> Result<String, JobsError> {
+        let by_status = self.store.count_jobs_by_status().await?;
+        Ok(self.metrics.render(&by_status, self.running.count()))
     }
 
     pub fn limits(&self) -> &Limits {
@@ -210,12 +225,15 @@ impl JobQueue {
                 )]));
             }
             Some(WarmStart::Job(_)) => {}
-            Some(WarmStart::Model(model_id)) => {
+            Some(WarmStart::Model(model_id))
+                if self.store.imported_model(model_id).await?.is_none() =>
+            {
                 return Err(JobsError::InvalidSpec(vec![Rejection::new(
                     "initializer.model_id",
-                    format!("no model with id {model_id:?}: model import is not available"),
+                    format!("no model with id {model_id:?}"),
                 )]));
             }
+            Some(WarmStart::Model(_)) => {}
         }
         if submission.dry_run {
             return Ok(Submitted::DryRun(Box::new(DryRun { validated, work })));
@@ -260,27 +278,115 @@ impl JobQueue {
         }
     }
 
+    /// The built predictor of a succeeded job's model (cached).
+    async fn job_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
+        if let Some(predictor) = self.predictors.get(id) {
+            return Ok(predictor);
+        }
+        let (job, record) = self.model(id).await?;
+        let predictor = tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
+        let predictor = Arc::new(predictor);
+        self.predictors.insert(id, Arc::clone(&predictor));
+        Ok(predictor)
+    }
+
     /// Runs a succeeded job's model on `body`'s inputs, with the job's standardization.
     pub async fn predict(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
-        let predictor = match self.predictors.get(id) {
-            Some(predictor) => predictor,
-            None => {
-                let (job, record) = self.model(id).await?;
-                let predictor =
-                    tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
-                        .await
-                        .map_err(|e| {
-                            JobsError::Corrupt(format!("loading the model stopped: {e}"))
-                        })??;
-                let predictor = Arc::new(predictor);
-                self.predictors.insert(id, Arc::clone(&predictor));
-                predictor
-            }
-        };
+        let predictor = self.job_predictor(id).await?;
+        self.predict_with(predictor, body).await
+    }
+
+    async fn predict_with(
+        &self,
+        predictor: Arc<Predictor>,
+        body: &Value,
+    ) -> Result<Prediction, JobsError> {
         let inputs = parse_inputs(body, predictor.input_width, self.limits.max_predict_rows)?;
         tokio::task::spawn_blocking(move || predictor.predict(inputs))
             .await
             .map_err(|e| JobsError::Corrupt(format!("prediction stopped: {e}")))?
+    }
+
+    /// Reads, checks and stores an imported model.
+    pub async fn import_model(&self, body: ImportBody) -> Result<ImportedModelRecord, JobsError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let created_at = now_ms();
+        let record = tokio::task::spawn_blocking(move || {
+            imported::read(&body).map(|model| imported::encode(&id, &model, created_at))
+        })
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("import stopped: {e}")))??;
+        if record.parameter_count > self.limits.max_parameters {
+            return Err(JobsError::Limit(LimitExceeded {
+                limit: "--max-parameters",
+                maximum: self.limits.max_parameters,
+                requested: Some(record.parameter_count),
+                path: Some("tensors".into()),
+                what: "parameters",
+            }));
+        }
+        self.store.insert_imported_model(record.clone()).await?;
+        Ok(record)
+    }
+
+    /// An imported model.
+    pub async fn imported_model(&self, id: &str) -> Result<ImportedModelRecord, JobsError> {
+        self.store
+            .imported_model(id)
+            .await?
+            .ok_or_else(|| JobsError::ModelNotFound(id.to_owned()))
+    }
+
+    /// Deletes an imported model; jobs it warm-started keep their own weights.
+    pub async fn delete_model(&self, id: &str) -> Result<(), JobsError> {
+        self.predictors.forget(&imported_key(id));
+        if self.store.delete_imported_model(id).await? {
+            Ok(())
+        } else {
+            Err(JobsError::ModelNotFound(id.to_owned()))
+        }
+    }
+
+    async fn model_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
+        let key = imported_key(id);
+        if let Some(predictor) = self.predictors.get(&key) {
+            return Ok(predictor);
+        }
+        let record = self.imported_model(id).await?;
+        let predictor = tokio::task::spawn_blocking(move || Predictor::from_imported(&record))
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
+        let predictor = Arc::new(predictor);
+        self.predictors.insert(&key, Arc::clone(&predictor));
+        Ok(predictor)
+    }
+
+    /// Runs an imported model on `body`'s inputs, with its standardization.
+    pub async fn predict_model(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
+        let predictor = self.model_predictor(id).await?;
+        self.predict_with(predictor, body).await
+    }
+
+    /// An imported model as a safetensors or ONNX file.
+    pub async fn export_imported_model(
+        &self,
+        id: &str,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>, JobsError> {
+        let predictor = self.model_predictor(id).await?;
+        export_with(predictor, format).await
+    }
+
+    /// A succeeded job's model as a safetensors or ONNX file.
+    pub async fn export_job_model(
+        &self,
+        id: &str,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>, JobsError> {
+        let predictor = self.job_predictor(id).await?;
+        export_with(predictor, format).await
     }
 
     async fn existing(&self, id: &str) -> Result<JobRow, JobsError> {
@@ -412,4 +518,18 @@ impl JobQueue {
             }),
         }
     }
+}
+
+async fn export_with(
+    predictor: Arc<Predictor>,
+    format: ExportFormat,
+) -> Result<Vec<u8>, JobsError> {
+    tokio::task::spawn_blocking(move || predictor.export(format))
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("export stopped: {e}")))?
+}
+
+/// Imported models share the predictor cache with jobs under their own key space.
+fn imported_key(id: &str) -> String {
+    format!("model:{id}")
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::events::EventHub;
+use super::metrics::ServiceMetrics;
 use super::queue::now_ms;
 use super::worker::{RunControl, StopReason};
 use crate::store::{EventKind, NewEvent, Store};
@@ -83,6 +84,7 @@ pub fn higher_is_better(monitor: &str) -> bool {
 pub struct Sink {
     pub store: Arc<dyn Store>,
     pub hub: Arc<EventHub>,
+    pub metrics: Arc<ServiceMetrics>,
     pub runtime: tokio::runtime::Handle,
 }
 
@@ -103,6 +105,8 @@ pub struct Recorder<'a> {
     step: u64,
     latest: Value,
     best: Option<(usize, f64)>,
+    /// Training rows per epoch, counted into the service metrics.
+    samples_per_epoch: u64,
 }
 
 impl<'a> Recorder<'a> {
@@ -130,6 +134,7 @@ impl<'a> Recorder<'a> {
             step: 0,
             latest: Value::Null,
             best: None,
+            samples_per_epoch: 0,
         }
     }
 
@@ -218,6 +223,11 @@ impl<'a> Recorder<'a> {
         std::mem::take(&mut self.pending)
     }
 
+    /// Sets how many training rows each epoch processes (for `trainyard_samples_trained_total`).
+    pub fn count_samples(&mut self, rows: u64) {
+        self.samples_per_epoch = rows;
+    }
+
     /// Records a log line.
     pub fn log(&mut self, message: &str) {
         self.push(EventKind::Log, None, json!({"message": message}));
@@ -243,6 +253,7 @@ impl Observer for Recorder<'_> {
             }
         }
         self.latest = body.clone();
+        self.sink.metrics.epoch_trained(self.samples_per_epoch);
         self.push(EventKind::Epoch, Some(record.epoch as u64), body);
     }
 

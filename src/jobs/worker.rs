@@ -213,6 +213,7 @@ impl WorkerPool {
             sink: Sink {
                 store: Arc::clone(queue.store()),
                 hub: Arc::clone(queue.hub()),
+                metrics: Arc::clone(queue.service_metrics()),
                 runtime,
             },
             doorbell: Arc::clone(queue.doorbell()),
@@ -271,6 +272,11 @@ fn work(shared: &Shared, name: &str) {
         match claimed {
             Ok(Some((job, event))) => {
                 shared.sink.hub.publish(&[event]);
+                let claimed_at = job.started_at.unwrap_or_else(now_ms);
+                shared
+                    .sink
+                    .metrics
+                    .job_claimed((claimed_at - job.created_at) as f64 / 1000.0);
                 let id = job.id.clone();
                 tracing::info!(job = %id, worker = name, "training");
                 let control = shared.running.start(&id);
@@ -317,6 +323,13 @@ fn end(
     events: Vec<crate::store::NewEvent>,
     model: Option<crate::store::ModelRecord>,
 ) {
+    let at = now_ms();
+    if let Some(started_at) = job.started_at {
+        shared
+            .sink
+            .metrics
+            .job_ended(status, (at - started_at) as f64 / 1000.0);
+    }
     let finish = Finish {
         job_id: job.id.clone(),
         attempt: job.attempt,
@@ -325,7 +338,7 @@ fn end(
         progress: progress.map(|p| p.to_string()),
         events,
         model,
-        at: now_ms(),
+        at,
     };
     match shared
         .sink
@@ -419,11 +432,22 @@ fn set_up(shared: &Shared, job: &JobRow) -> Result<Setup, Value> {
             })?
         }
         Some(WarmStart::Model(model_id)) => {
-            return Err(failure(
-                "warm_start_unavailable",
-                format!("model {model_id} cannot be used: model import is not available"),
-                Some("initializer.model_id"),
-            ));
+            let unavailable = |message: String| {
+                failure(
+                    "warm_start_unavailable",
+                    message,
+                    Some("initializer.model_id"),
+                )
+            };
+            let record = runtime
+                .block_on(store.imported_model(model_id))
+                .map_err(|e| unavailable(e.to_string()))?
+                .ok_or_else(|| unavailable(format!("model {model_id} was deleted")))?;
+            let tensors =
+                decode_tensors(model_id, &record.model).map_err(|e| unavailable(e.to_string()))?;
+            validated
+                .plan_with_parameters(tensors)
+                .map_err(unavailable)?
         }
     };
     Ok(Setup {
@@ -498,6 +522,7 @@ fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
         plan.epochs,
         monitor(&resolved, prepared.validation.is_some()),
     );
+    recorder.count_samples(prepared.train.rows() as u64);
     let fitted = train::fit(
         &plan,
         &prepared.train,

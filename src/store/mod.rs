@@ -263,6 +263,16 @@ pub struct ModelRecord {
     pub created_at: i64,
 }
 
+/// A model imported with `POST /v1/models`, stored as a job's model is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedModelRecord {
+    pub id: String,
+    pub parameter_count: u64,
+    pub input_width: u64,
+    /// Description and weights in the same form as a job's model; `created_at` is the import.
+    pub model: ModelRecord,
+}
+
 /// What a job delete found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DeleteJob {
@@ -323,6 +333,8 @@ pub trait Store: Send + Sync + 'static {
     /// 1 for the next job to run; `None` unless the job is queued.
     fn queue_position<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<u64>>;
     fn count_queued(&self) -> StoreFuture<'_, u64>;
+    /// How many jobs are in each status (statuses without jobs are left out).
+    fn count_jobs_by_status(&self) -> StoreFuture<'_, Vec<(JobStatus, u64)>>;
 
     /// Atomically moves the first queued job (highest priority, then oldest) to `running`.
     fn claim_job<'a>(
@@ -374,6 +386,11 @@ pub trait Store: Send + Sync + 'static {
     fn history<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Vec<EventRow>>;
 
     fn model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<ModelRecord>>;
+
+    fn insert_imported_model(&self, model: ImportedModelRecord) -> StoreFuture<'_, ()>;
+    fn imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ImportedModelRecord>>;
+    /// `true` when the model existed.
+    fn delete_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 
     fn insert_dataset(&self, dataset: DatasetRecord) -> StoreFuture<'_, ()>;
     fn datasets(&self, query: DatasetQuery) -> StoreFuture<'_, Vec<DatasetMeta>>;

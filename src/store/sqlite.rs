@@ -15,8 +15,8 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{
     CancelJob, DatasetMeta, DatasetQuery, DatasetRecord, DeleteDataset, DeleteJob, EventKind,
-    EventRow, Finish, InsertJob, JobQuery, JobRow, JobStatus, ModelRecord, NewEvent, NewJob, Store,
-    StoreError, StoreFuture,
+    EventRow, Finish, ImportedModelRecord, InsertJob, JobQuery, JobRow, JobStatus, ModelRecord,
+    NewEvent, NewJob, Store, StoreError, StoreFuture,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -610,6 +610,65 @@ impl SqliteStore {
         .transpose()
     }
 
+    async fn insert_imported_model_inner(
+        &self,
+        model: ImportedModelRecord,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO imported_models (id, meta, weights, weights_sha256, parameter_count, \
+             input_width, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&model.id)
+        .bind(&model.model.meta)
+        .bind(&model.model.weights)
+        .bind(&model.model.weights_sha256)
+        .bind(to_i64(model.parameter_count, "parameter_count")?)
+        .bind(to_i64(model.input_width, "input_width")?)
+        .bind(model.model.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn imported_model_inner(
+        &self,
+        id: &str,
+    ) -> Result<Option<ImportedModelRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, meta, weights, weights_sha256, parameter_count, input_width, created_at \
+             FROM imported_models WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let parameter_count: i64 = row.try_get("parameter_count")?;
+            let input_width: i64 = row.try_get("input_width")?;
+            Ok(ImportedModelRecord {
+                id: row.try_get("id")?,
+                parameter_count: u64::try_from(parameter_count)
+                    .map_err(|_| StoreError::Corrupt("negative parameter_count".into()))?,
+                input_width: u64::try_from(input_width)
+                    .map_err(|_| StoreError::Corrupt("negative input_width".into()))?,
+                model: ModelRecord {
+                    meta: row.try_get("meta")?,
+                    weights: row.try_get("weights")?,
+                    weights_sha256: row.try_get("weights_sha256")?,
+                    created_at: row.try_get("created_at")?,
+                },
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_imported_model_inner(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM imported_models WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn insert_dataset_inner(&self, dataset: DatasetRecord) -> Result<(), StoreError> {
         let meta = &dataset.meta;
         sqlx::query(
@@ -741,6 +800,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn count_jobs_by_status(&self) -> StoreFuture<'_, Vec<(JobStatus, u64)>> {
+        Box::pin(async move {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                    .fetch_all(&self.pool)
+                    .await?;
+            rows.into_iter()
+                .map(|(status, n)| {
+                    let status = JobStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("job status {status:?}")))?;
+                    Ok((status, to_u64(n, "job count")?))
+                })
+                .collect()
+        })
+    }
+
     fn claim_job<'a>(
         &'a self,
         worker: &'a str,
@@ -809,6 +884,18 @@ impl Store for SqliteStore {
 
     fn model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<ModelRecord>> {
         Box::pin(self.model_inner(job_id))
+    }
+
+    fn insert_imported_model(&self, model: ImportedModelRecord) -> StoreFuture<'_, ()> {
+        Box::pin(self.insert_imported_model_inner(model))
+    }
+
+    fn imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ImportedModelRecord>> {
+        Box::pin(self.imported_model_inner(id))
+    }
+
+    fn delete_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(self.delete_imported_model_inner(id))
     }
 
     fn insert_dataset(&self, dataset: DatasetRecord) -> StoreFuture<'_, ()> {

@@ -37,3 +37,9 @@ mod descent;
 
 /// Configured limits and their refusals.
 mod limits;
+
+/// Model export as safetensors and ONNX, model import, warm starts from imported models.
+mod models;
+
+/// GET /metrics: Prometheus text that moves with the jobs.
+mod metrics;
