@@ -199,6 +199,7 @@ pub fn fit(
         grad_norm_sums: Vec::new(),
         ratio_sums: Vec::new(),
         metric_sums: vec![0.0; plan.metrics.len()],
+        val_metric_sums: vec![0.0; plan.metrics.len()],
     };
     run.previous = run
         .kernels
@@ -300,7 +301,10 @@ struct Run<'a> {
     previous: Vec<Vec<f32>>,
     grad_norm_sums: Vec<f64>,
     ratio_sums: Vec<f64>,
+    /// Training metrics summed over the epoch's batches.
     metric_sums: Vec<f64>,
+    /// Validation metrics, kept apart so that evaluating never overwrites the training sums.
+    val_metric_sums: Vec<f64>,
 }
 
 impl Run<'_> {
@@ -548,7 +552,7 @@ impl Run<'_> {
         };
         let values = values.as_ref().and_then(|v| v.as_slice());
         let penalty = network.penalty();
-        self.metric_sums.fill(0.0);
+        self.val_metric_sums.fill(0.0);
         let mut loss_sum = 0.0f64;
         let mut start = 0;
         while start < rows {
@@ -571,7 +575,7 @@ impl Run<'_> {
             let loss = network.data_loss(input, targets, n, plan.loss) + penalty;
             loss_sum += f64::from(loss) * n as f64;
             let output = network.output(input, n);
-            for (sum, metric) in self.metric_sums.iter_mut().zip(&plan.metrics) {
+            for (sum, metric) in self.val_metric_sums.iter_mut().zip(&plan.metrics) {
                 *sum += metric.batch_sum(plan.loss, output, targets, out_width);
             }
             start += n;
@@ -579,7 +583,7 @@ impl Run<'_> {
         let metrics = plan
             .metrics
             .iter()
-            .zip(&self.metric_sums)
+            .zip(&self.val_metric_sums)
             .map(|(m, &sum)| (m.keras_name().to_string(), (sum / rows as f64) as f32))
             .collect();
         Ok(((loss_sum / rows as f64) as f32, metrics))
@@ -1252,6 +1256,26 @@ mod tests {
         assert_eq!(first.unwrap(), second.unwrap());
         assert_eq!(first_records.epochs, second_records.epochs);
         assert!(first_records.epochs[2].metrics[0].1 > 0.0);
+    }
+
+    #[test]
+    fn validation_never_changes_the_training_loss_or_metrics() {
+        // The training part's numbers depend on the training data only: evaluating a
+        // validation set of a different size after each epoch must not touch them.
+        let (train, val) = (blobs(40, 0.0), blobs(13, 5.0));
+        let mut plan = busy_plan(3);
+        plan.early_stopping = None;
+        let (_, with_validation) = run(&plan, &train, Some(&val));
+        let (_, without) = run(&plan, &train, None);
+        for (a, b) in with_validation.epochs.iter().zip(&without.epochs) {
+            assert_eq!(
+                (a.loss, &a.metrics),
+                (b.loss, &b.metrics),
+                "epoch {}",
+                a.epoch
+            );
+            assert!(a.val_loss.is_some() && b.val_loss.is_none());
+        }
     }
 
     #[test]
