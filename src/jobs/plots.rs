@@ -129,12 +129,103 @@ fn label(job: &JobRow) -> String {
 /// A job's name and the last 8 characters of its id, which tell runs apart (ids are UUIDv7:
 /// the first characters are the creation time, shared by jobs submitted together; the last
 /// ones are random).
-fn legend_label(job: &JobRow) -> String {
+fn name_and_id_tail(job: &JobRow) -> String {
     let chars: Vec<char> = job.id.chars().collect();
-    let short: String = chars[chars.len().saturating_sub(8)..].iter().collect();
+    let tail: String = chars[chars.len().saturating_sub(8)..].iter().collect();
     match &job.name {
-        Some(name) => format!("{name} ({short})"),
-        None => short,
+        Some(name) => format!("{name} ({tail})"),
+        None => tail,
+    }
+}
+
+/// Spec fields that may differ between compared jobs and still label them, at most.
+const MAX_LABEL_FIELDS: usize = 3;
+/// Longest label made of spec fields: the legend of `plot::line` cuts labels after 32
+/// characters, and a cut label would hide the values that tell the runs apart.
+const MAX_LABEL_CHARS: usize = 32;
+
+/// The resolved spec as `(dotted path, value)` leaves; arrays are leaves.
+fn flatten(prefix: &str, value: &Value, out: &mut std::collections::BTreeMap<String, Value>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, field, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_owned(), leaf.clone());
+        }
+    }
+}
+
+/// Legend labels for compared jobs: the resolved-spec fields in which they differ
+/// (`learning_rate=0.1, batch_size=15`), when there are 1 to 3 such fields besides `name`,
+/// each label fits the legend (32 characters) and they tell every job apart; otherwise each
+/// job's name and id tail.
+pub fn legend_labels(jobs: &[JobRow]) -> Vec<String> {
+    let fallback = || jobs.iter().map(name_and_id_tail).collect();
+    let specs: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            let mut leaves = std::collections::BTreeMap::new();
+            let spec: Value = serde_json::from_str(&job.resolved_spec).unwrap_or(Value::Null);
+            flatten("", &spec, &mut leaves);
+            leaves
+        })
+        .collect();
+    let mut paths: Vec<&String> = specs.iter().flat_map(|s| s.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let differing: Vec<&String> = paths
+        .into_iter()
+        .filter(|path| path.as_str() != "name")
+        .filter(|path| {
+            let first = specs[0].get(*path);
+            specs.iter().any(|s| s.get(*path) != first)
+        })
+        .collect();
+    if jobs.len() < 2 || differing.is_empty() || differing.len() > MAX_LABEL_FIELDS {
+        return fallback();
+    }
+    // A field is shown by its last segment (`learning_rate`) unless two differing fields share
+    // one, then by its whole path.
+    let last = |path: &str| path.rsplit('.').next().unwrap_or(path).to_owned();
+    let shown: Vec<String> = differing
+        .iter()
+        .map(|path| {
+            let short = last(path);
+            if differing.iter().filter(|p| last(p) == short).count() > 1 {
+                (*path).clone()
+            } else {
+                short
+            }
+        })
+        .collect();
+    let mut labels = Vec::with_capacity(jobs.len());
+    for spec in &specs {
+        let mut parts = Vec::with_capacity(differing.len());
+        for (path, field) in differing.iter().zip(&shown) {
+            let text = spec.get(*path).unwrap_or(&Value::Null).to_string();
+            parts.push(format!("{field}={text}"));
+        }
+        let label = parts.join(", ");
+        if label.chars().count() > MAX_LABEL_CHARS {
+            return fallback();
+        }
+        labels.push(label);
+    }
+    let mut unique = labels.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() == labels.len() {
+        labels
+    } else {
+        fallback()
     }
 }
 
@@ -207,7 +298,8 @@ impl JobQueue {
         render(chart).await
     }
 
-    /// The SVG of `metric` of several jobs overlaid, one line per job in the given order.
+    /// The SVG of `metric` of several jobs overlaid, one line per job in the given order,
+    /// labelled by [`legend_labels`].
     pub async fn compare_plot(&self, ids: &[String], metric: &str) -> Result<String, JobsError> {
         if ids.is_empty() {
             return Err(JobsError::InvalidInput(vec![Rejection::new(
@@ -224,11 +316,13 @@ impl JobQueue {
                 ),
             )]));
         }
-        let mut runs = Vec::with_capacity(ids.len());
+        let mut jobs = Vec::with_capacity(ids.len());
+        let mut histories = Vec::with_capacity(ids.len());
         for id in ids {
-            let job = self.get(id).await?.job;
-            runs.push((legend_label(&job), self.epoch_points(id).await?));
+            jobs.push(self.get(id).await?.job);
+            histories.push(self.epoch_points(id).await?);
         }
+        let runs: Vec<_> = legend_labels(&jobs).into_iter().zip(histories).collect();
         render(job::compare(metric, &runs)).await
     }
 }
@@ -275,5 +369,126 @@ mod tests {
             step_point(&serde_json::json!({"epoch": 1, "step": 7, "loss": 0.5})),
             Some(StepPoint { step: 7, loss: 0.5 })
         );
+    }
+
+    fn job(id: &str, name: &str, resolved: Value) -> JobRow {
+        JobRow {
+            id: id.into(),
+            name: Some(name.into()),
+            status: crate::store::JobStatus::Succeeded,
+            priority: 0,
+            spec: "{}".into(),
+            resolved_spec: resolved.to_string(),
+            seed: 7,
+            parameter_count: 1,
+            total_steps: 1,
+            epochs: 1,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            cancel_requested: false,
+            attempt: 1,
+            worker: None,
+            progress: None,
+            error: None,
+            weights_sha256: None,
+        }
+    }
+
+    fn spec(name: &str, learning_rate: f64, batch_size: Value) -> Value {
+        serde_json::json!({
+            "name": name,
+            "optimizer": {"type": "sgd", "learning_rate": learning_rate},
+            "training": {"batch_size": batch_size, "epochs": 20}
+        })
+    }
+
+    #[test]
+    fn compared_jobs_are_labelled_by_the_spec_fields_that_differ() {
+        let jobs = [
+            job("0001-aaaaaaaa", "a", spec("a", 0.1, serde_json::json!(15))),
+            job("0001-bbbbbbbb", "b", spec("b", 0.5, serde_json::json!(30))),
+        ];
+        assert_eq!(
+            legend_labels(&jobs),
+            [
+                "learning_rate=0.1, batch_size=15",
+                "learning_rate=0.5, batch_size=30"
+            ]
+        );
+    }
+
+    #[test]
+    fn jobs_with_the_same_spec_or_one_job_are_labelled_by_name_and_id_tail() {
+        let same = [
+            job(
+                "0001-aaaaaaaa",
+                "first",
+                spec("first", 0.1, serde_json::json!(15)),
+            ),
+            job(
+                "0001-bbbbbbbb",
+                "second",
+                spec("second", 0.1, serde_json::json!(15)),
+            ),
+        ];
+        assert_eq!(
+            legend_labels(&same),
+            ["first (aaaaaaaa)", "second (bbbbbbbb)"]
+        );
+        assert_eq!(legend_labels(&same[..1]), ["first (aaaaaaaa)"]);
+        let mut unnamed = same[1].clone();
+        unnamed.name = None;
+        assert_eq!(legend_labels(&[unnamed]), ["bbbbbbbb"]);
+    }
+
+    #[test]
+    fn fields_sharing_a_last_segment_are_shown_by_their_whole_path() {
+        let jobs = [
+            job(
+                "1-aaaaaaaa",
+                "a",
+                serde_json::json!({"x": {"rate": 1}, "y": {"rate": 1}}),
+            ),
+            job(
+                "1-bbbbbbbb",
+                "b",
+                serde_json::json!({"x": {"rate": 2}, "y": {"rate": 3}}),
+            ),
+        ];
+        assert_eq!(
+            legend_labels(&jobs),
+            ["x.rate=1, y.rate=1", "x.rate=2, y.rate=3"]
+        );
+    }
+
+    #[test]
+    fn too_many_differing_fields_fall_back_to_names() {
+        let jobs = [
+            job(
+                "1-aaaaaaaa",
+                "a",
+                serde_json::json!({"p": 1, "q": 1, "r": 1, "s": 1}),
+            ),
+            job(
+                "1-bbbbbbbb",
+                "b",
+                serde_json::json!({"p": 2, "q": 2, "r": 2, "s": 2}),
+            ),
+        ];
+        assert_eq!(legend_labels(&jobs), ["a (aaaaaaaa)", "b (bbbbbbbb)"]);
+        let long = [
+            job(
+                "1-aaaaaaaa",
+                "a",
+                serde_json::json!({"dataset": "a-very-long-dataset-name-1"}),
+            ),
+            job(
+                "1-bbbbbbbb",
+                "b",
+                serde_json::json!({"dataset": "a-very-long-dataset-name-2"}),
+            ),
+        ];
+        assert_eq!(legend_labels(&long), ["a (aaaaaaaa)", "b (bbbbbbbb)"]);
     }
 }

@@ -142,7 +142,7 @@ async fn a_job_without_records_gets_a_chart_saying_no_data_yet() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compare_overlays_one_metric_of_two_jobs_named_by_name_and_id_tail() {
+async fn compare_overlays_one_metric_of_jobs_named_by_the_spec_fields_that_differ() {
     let app = spawn_app().await;
     let first = finished_iris_job(&app, "iris-first").await;
     let second = finished_iris_job(&app, "iris-second").await;
@@ -158,6 +158,26 @@ async fn compare_overlays_one_metric_of_two_jobs_named_by_name_and_id_tail() {
         assert!(has(&texts, &label), "{label}: {texts:?}");
     }
     assert!(has(&texts, "val_loss"), "{texts:?}");
+
+    let mut spec = iris_spec(20);
+    spec["optimizer"]["learning_rate"] = json!(0.05);
+    spec["training"]["log_every_steps"] = json!(5);
+    let slower = submit(&app, &spec).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    app.wait_until_finished(&slower, Duration::from_secs(60))
+        .await;
+    let by_spec = svg(app
+        .get(&format!(
+            "/v1/plots/compare.svg?jobs={first},{slower}&metric=accuracy"
+        ))
+        .await)
+    .await;
+    assert!(
+        has(&by_spec, "learning_rate=0.1") && has(&by_spec, "learning_rate=0.05"),
+        "{by_spec:?}"
+    );
 
     let missing = "00000000-0000-0000-0000-000000000000";
     let unknown = problem(
