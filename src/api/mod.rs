@@ -12,6 +12,7 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod models;
+pub mod plots;
 pub mod problem;
 pub mod service;
 pub mod state;
@@ -86,6 +87,7 @@ fn all_routes() -> Routes {
         .merge(models::routes())
         .merge(datasets::routes())
         .merge(descent::routes())
+        .merge(plots::routes())
         .merge(metrics::routes())
 }
 

@@ -116,6 +116,9 @@ impl ApiError {
                 JobsError::ModelNotFound(_) => {
                     class(StatusCode::NOT_FOUND, "not-found", "No such model")
                 }
+                JobsError::PlotNotFound { .. } => {
+                    class(StatusCode::NOT_FOUND, "not-found", "No such plot")
+                }
                 JobsError::DatasetNotFound(_) => {
                     class(StatusCode::NOT_FOUND, "not-found", "No such dataset")
                 }

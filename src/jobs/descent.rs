@@ -181,3 +181,49 @@ pub fn path_json(path: &Path) -> Value {
         "minimum": point_json(&path.minimum),
     })
 }
+
+/// Whether a problem can be drawn over contour lines: its starting point has 2 coordinates.
+pub fn check_plottable(problem: &Problem) -> Result<(), JobsError> {
+    match problem.x0.len() {
+        2 => Ok(()),
+        n => Err(invalid(
+            "x0",
+            format!("contour plots need a function of 2 variables; x0 has {n}"),
+        )),
+    }
+}
+
+/// The `POST /v1/descent?format=svg` picture: the path of a two-variable problem over the
+/// contour lines of its function, evaluated with the same compiled expression the descent ran
+/// on. Refuses any other dimension, naming `x0`.
+pub fn contour_svg(problem: &Problem, path: &Path) -> Result<String, JobsError> {
+    check_plottable(problem)?;
+    let expr = crate::descent::compile(&problem.function, 2).map_err(refusal)?;
+    let evaluator = std::cell::RefCell::new(expr.evaluator());
+    let f = |x1: f64, x2: f64| evaluator.borrow_mut().value(&[x1, x2]);
+    let points: Vec<(f64, f64)> = path
+        .points
+        .iter()
+        .map(|p| (f64::from(p.x[0]), f64::from(p.x[1])))
+        .collect();
+    let title = match &problem.function {
+        Objective::Formula(text) => text.clone(),
+        Objective::Named(named) => match named {
+            NamedFunction::Rosenbrock => "Rosenbrock",
+            NamedFunction::Himmelblau => "Himmelblau",
+            NamedFunction::Beale => "Beale",
+            NamedFunction::Booth => "Booth",
+            NamedFunction::Saddle => "saddle",
+            NamedFunction::Rastrigin => "Rastrigin",
+            NamedFunction::Quadratic { .. } => "quadratic",
+        }
+        .to_owned(),
+    };
+    let title = format!(
+        "{title} — {} after {} steps",
+        path.outcome.as_str(),
+        path.points.len().saturating_sub(1)
+    );
+    crate::plot::descent_contour(&f, &points, &crate::plot::DescentSpec::new(title))
+        .map_err(|e| JobsError::Corrupt(e.to_string()))
+}

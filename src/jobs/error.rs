@@ -63,6 +63,12 @@ pub enum JobsError {
     JobNotFound(String),
     #[error("no model with id {0}")]
     ModelNotFound(String),
+    #[error("job {id} has no plot named {name:?}; its plots are {}", available.join(", "))]
+    PlotNotFound {
+        id: String,
+        name: String,
+        available: Vec<String>,
+    },
     #[error("no dataset with id {0}")]
     DatasetNotFound(String),
     #[error("job {id} has already finished as {status}")]

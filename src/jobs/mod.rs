@@ -9,6 +9,7 @@ pub mod events;
 pub mod imported;
 pub mod metrics;
 pub mod model;
+pub mod plots;
 pub mod prepare;
 pub mod queue;
 pub mod recorder;

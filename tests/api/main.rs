@@ -43,3 +43,6 @@ mod models;
 
 /// GET /metrics: Prometheus text that moves with the jobs.
 mod metrics;
+
+/// SVG plots of jobs, comparisons, and descent over contour lines.
+mod plots;
