@@ -196,6 +196,7 @@ pub fn fit(
         values: vec![0.0; batch_size * out_width],
         kernels: kernel_indices(&network),
         previous: Vec::new(),
+        previous_norms: Vec::new(),
         grad_norm_sums: Vec::new(),
         ratio_sums: Vec::new(),
         metric_sums: vec![0.0; plan.metrics.len()],
@@ -205,6 +206,7 @@ pub fn fit(
         .iter()
         .map(|&k| vec![0.0; network.variables[k].values.len()])
         .collect();
+    run.previous_norms = vec![0.0; run.kernels.len()];
     run.grad_norm_sums = vec![0.0; run.kernels.len()];
     run.ratio_sums = vec![0.0; run.kernels.len()];
 
@@ -298,6 +300,8 @@ struct Run<'a> {
     kernels: Vec<usize>,
     /// Each kernel before the current update.
     previous: Vec<Vec<f32>>,
+    /// `‖W‖` of each kernel before the current update.
+    previous_norms: Vec<f64>,
     grad_norm_sums: Vec<f64>,
     ratio_sums: Vec<f64>,
     metric_sums: Vec<f64>,
@@ -479,15 +483,18 @@ impl Run<'_> {
         optimizer: &mut Optimizer,
         learning_rate: f32,
     ) -> Result<(), String> {
-        for ((&k, previous), sum) in self
+        for (((&k, previous), sum), before) in self
             .kernels
             .iter()
             .zip(&mut self.previous)
             .zip(&mut self.grad_norm_sums)
+            .zip(&mut self.previous_norms)
         {
             let variable = &network.variables[k];
-            previous.copy_from_slice(&variable.values);
-            *sum += norm(&variable.gradient);
+            let (gradient_norm, weight_norm) =
+                save_with_norms(&variable.values, &variable.gradient, previous);
+            *sum += gradient_norm;
+            *before = weight_norm;
         }
         let global = if optimizer.needs_global_norm() {
             network
@@ -505,24 +512,25 @@ impl Run<'_> {
             optimizer.update(index, &mut variable.values, &mut variable.gradient);
         }
         optimizer.end_step();
-        for variable in &network.variables {
-            if !all_finite(&variable.values) {
+        let mut kernel = 0;
+        for (index, variable) in network.variables.iter().enumerate() {
+            let is_kernel = self.kernels.get(kernel) == Some(&index);
+            let finite = if is_kernel {
+                let (finite, moved) = finite_distance(&variable.values, &self.previous[kernel]);
+                let before = self.previous_norms[kernel];
+                if finite && before > 0.0 {
+                    self.ratio_sums[kernel] += moved / before;
+                }
+                kernel += 1;
+                finite
+            } else {
+                all_finite(&variable.values)
+            };
+            if !finite {
                 return Err(format!(
                     "`{}` is not finite after the update",
                     variable.name
                 ));
-            }
-        }
-        for ((&k, previous), sum) in self
-            .kernels
-            .iter()
-            .zip(&self.previous)
-            .zip(&mut self.ratio_sums)
-        {
-            let current = &network.variables[k].values;
-            let before = norm(previous);
-            if before > 0.0 {
-                *sum += distance(current, previous) / before;
             }
         }
         Ok(())
@@ -607,14 +615,48 @@ fn norm(values: &[f32]) -> f64 {
     lanes.iter().sum::<f64>().sqrt()
 }
 
-/// `‖a − b‖₂` (differences taken in f32, squares summed in f64).
-fn distance(a: &[f32], b: &[f32]) -> f64 {
+/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`, in one pass over
+/// the three slices (all of equal length) with the lane order of [`norm`], so both norms are
+/// bit for bit what [`norm`] gives.
+fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
+    let mut g_lanes = [0.0f64; LANES];
+    let mut w_lanes = [0.0f64; LANES];
+    let mut v_chunks = values.chunks_exact(LANES);
+    let mut g_chunks = gradient.chunks_exact(LANES);
+    let mut s_chunks = saved.chunks_exact_mut(LANES);
+    for ((cv, cg), cs) in (&mut v_chunks).zip(&mut g_chunks).zip(&mut s_chunks) {
+        cs.copy_from_slice(cv);
+        for lane in 0..LANES {
+            g_lanes[lane] += f64::from(cg[lane]) * f64::from(cg[lane]);
+            w_lanes[lane] += f64::from(cv[lane]) * f64::from(cv[lane]);
+        }
+    }
+    let rest = v_chunks.remainder().iter().zip(g_chunks.remainder());
+    for (((&v, &g), s), (gl, wl)) in rest
+        .zip(s_chunks.into_remainder())
+        .zip(g_lanes.iter_mut().zip(&mut w_lanes))
+    {
+        *s = v;
+        *gl += f64::from(g) * f64::from(g);
+        *wl += f64::from(v) * f64::from(v);
+    }
+    (
+        g_lanes.iter().sum::<f64>().sqrt(),
+        w_lanes.iter().sum::<f64>().sqrt(),
+    )
+}
+
+/// `(every value of a is finite, ‖a − b‖₂)` in one pass (differences taken in f32, squares
+/// summed in f64 over [`LANES`] lanes).
+fn finite_distance(a: &[f32], b: &[f32]) -> (bool, f64) {
     let mut lanes = [0.0f64; LANES];
+    let mut finite = true;
     let mut a_chunks = a.chunks_exact(LANES);
     let mut b_chunks = b.chunks_exact(LANES);
     for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
-        for ((lane, &x), &y) in lanes.iter_mut().zip(ca).zip(cb) {
-            *lane += f64::from(x - y).powi(2);
+        for lane in 0..LANES {
+            finite &= ca[lane].is_finite();
+            lanes[lane] += f64::from(ca[lane] - cb[lane]).powi(2);
         }
     }
     for ((lane, &x), &y) in lanes
@@ -622,9 +664,10 @@ fn distance(a: &[f32], b: &[f32]) -> f64 {
         .zip(a_chunks.remainder())
         .zip(b_chunks.remainder())
     {
+        finite &= x.is_finite();
         *lane += f64::from(x - y).powi(2);
     }
-    lanes.iter().sum::<f64>().sqrt()
+    (finite, lanes.iter().sum::<f64>().sqrt())
 }
 
 /// Whether every value is finite; no early exit, so the loop vectorizes (weights are nearly
@@ -967,11 +1010,16 @@ mod statistics_tests {
         (v[2], v[9], v[18]) = (3.0, 4.0, 12.0);
         assert_eq!(norm(&v), 13.0);
         let zeros = vec![0.0f32; 19];
-        assert_eq!(distance(&v, &zeros), 13.0);
-        assert_eq!(distance(&zeros, &v), 13.0);
+        assert_eq!(finite_distance(&v, &zeros), (true, 13.0));
+        assert_eq!(finite_distance(&zeros, &v), (true, 13.0));
+        let gradient: Vec<f32> = v.iter().map(|x| 2.0 * x).collect();
+        let mut saved = vec![f32::NAN; 19];
+        assert_eq!(save_with_norms(&v, &gradient, &mut saved), (26.0, 13.0));
+        assert_eq!(saved, v);
         assert!(all_finite(&v));
         v[17] = f32::NAN;
         assert!(!all_finite(&v));
+        assert!(!finite_distance(&v, &zeros).0);
     }
 }
 
