@@ -615,59 +615,49 @@ fn norm(values: &[f32]) -> f64 {
     lanes.iter().sum::<f64>().sqrt()
 }
 
-/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`, in one pass over
-/// the three slices (all of equal length) with the lane order of [`norm`], so both norms are
-/// bit for bit what [`norm`] gives.
-fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
-    let mut g_lanes = [0.0f64; LANES];
-    let mut w_lanes = [0.0f64; LANES];
-    let mut v_chunks = values.chunks_exact(LANES);
-    let mut g_chunks = gradient.chunks_exact(LANES);
-    let mut s_chunks = saved.chunks_exact_mut(LANES);
-    for ((cv, cg), cs) in (&mut v_chunks).zip(&mut g_chunks).zip(&mut s_chunks) {
-        cs.copy_from_slice(cv);
-        for lane in 0..LANES {
-            g_lanes[lane] += f64::from(cg[lane]) * f64::from(cg[lane]);
-            w_lanes[lane] += f64::from(cv[lane]) * f64::from(cv[lane]);
+/// Per-step statistics sum in f32 over blocks of [`BLOCK`] values in [`F32_LANES`]
+/// independent lanes (four SIMD registers), then add each block's lanes in f64: the f32
+/// loop runs at twice the f64 width, and each f32 lane sums only `BLOCK / F32_LANES` terms.
+/// The order is fixed, so a run replays bit for bit.
+const F32_LANES: usize = 16;
+const BLOCK: usize = 512;
+
+/// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`].
+fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let mut lanes = [0.0f32; F32_LANES];
+        let mut a_chunks = block_a.chunks_exact(F32_LANES);
+        let mut b_chunks = block_b.chunks_exact(F32_LANES);
+        for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
+            for lane in 0..F32_LANES {
+                lanes[lane] += f(ca[lane], cb[lane]);
+            }
         }
+        for ((lane, &x), &y) in lanes
+            .iter_mut()
+            .zip(a_chunks.remainder())
+            .zip(b_chunks.remainder())
+        {
+            *lane += f(x, y);
+        }
+        total += lanes.iter().map(|&l| f64::from(l)).sum::<f64>();
     }
-    let rest = v_chunks.remainder().iter().zip(g_chunks.remainder());
-    for (((&v, &g), s), (gl, wl)) in rest
-        .zip(s_chunks.into_remainder())
-        .zip(g_lanes.iter_mut().zip(&mut w_lanes))
-    {
-        *s = v;
-        *gl += f64::from(g) * f64::from(g);
-        *wl += f64::from(v) * f64::from(v);
-    }
-    (
-        g_lanes.iter().sum::<f64>().sqrt(),
-        w_lanes.iter().sum::<f64>().sqrt(),
-    )
+    total
 }
 
-/// `(every value of a is finite, ‖a − b‖₂)` in one pass (differences taken in f32, squares
-/// summed in f64 over [`LANES`] lanes).
+/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`.
+fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
+    saved.copy_from_slice(values);
+    let gradient_squares = blocked_sum(gradient, gradient, |g, _| g * g);
+    let weight_squares = blocked_sum(values, values, |w, _| w * w);
+    (gradient_squares.sqrt(), weight_squares.sqrt())
+}
+
+/// `(every value of a is finite, ‖a − b‖₂)`; the differences are taken in f32.
 fn finite_distance(a: &[f32], b: &[f32]) -> (bool, f64) {
-    let mut lanes = [0.0f64; LANES];
-    let mut finite = true;
-    let mut a_chunks = a.chunks_exact(LANES);
-    let mut b_chunks = b.chunks_exact(LANES);
-    for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
-        for lane in 0..LANES {
-            finite &= ca[lane].is_finite();
-            lanes[lane] += f64::from(ca[lane] - cb[lane]).powi(2);
-        }
-    }
-    for ((lane, &x), &y) in lanes
-        .iter_mut()
-        .zip(a_chunks.remainder())
-        .zip(b_chunks.remainder())
-    {
-        finite &= x.is_finite();
-        *lane += f64::from(x - y).powi(2);
-    }
-    (finite, lanes.iter().sum::<f64>().sqrt())
+    let squares = blocked_sum(a, b, |x, y| (x - y) * (x - y));
+    (all_finite(a), squares.sqrt())
 }
 
 /// Whether every value is finite; no early exit, so the loop vectorizes (weights are nearly
