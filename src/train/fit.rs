@@ -196,6 +196,7 @@ pub fn fit(
         values: vec![0.0; batch_size * out_width],
         kernels: kernel_indices(&network),
         previous: Vec::new(),
+        previous_norms: Vec::new(),
         grad_norm_sums: Vec::new(),
         ratio_sums: Vec::new(),
         metric_sums: vec![0.0; plan.metrics.len()],
@@ -206,6 +207,7 @@ pub fn fit(
         .iter()
         .map(|&k| vec![0.0; network.variables[k].values.len()])
         .collect();
+    run.previous_norms = vec![0.0; run.kernels.len()];
     run.grad_norm_sums = vec![0.0; run.kernels.len()];
     run.ratio_sums = vec![0.0; run.kernels.len()];
 
@@ -299,6 +301,8 @@ struct Run<'a> {
     kernels: Vec<usize>,
     /// Each kernel before the current update.
     previous: Vec<Vec<f32>>,
+    /// `‖W‖` of each kernel before the current update.
+    previous_norms: Vec<f64>,
     grad_norm_sums: Vec<f64>,
     ratio_sums: Vec<f64>,
     /// Training metrics summed over the epoch's batches.
@@ -483,15 +487,18 @@ impl Run<'_> {
         optimizer: &mut Optimizer,
         learning_rate: f32,
     ) -> Result<(), String> {
-        for ((&k, previous), sum) in self
+        for (((&k, previous), sum), before) in self
             .kernels
             .iter()
             .zip(&mut self.previous)
             .zip(&mut self.grad_norm_sums)
+            .zip(&mut self.previous_norms)
         {
             let variable = &network.variables[k];
-            previous.copy_from_slice(&variable.values);
-            *sum += norm(&variable.gradient);
+            let (gradient_norm, weight_norm) =
+                save_with_norms(&variable.values, &variable.gradient, previous);
+            *sum += gradient_norm;
+            *before = weight_norm;
         }
         let global = if optimizer.needs_global_norm() {
             network
@@ -509,24 +516,25 @@ impl Run<'_> {
             optimizer.update(index, &mut variable.values, &mut variable.gradient);
         }
         optimizer.end_step();
-        for variable in &network.variables {
-            if !all_finite(&variable.values) {
+        let mut kernel = 0;
+        for (index, variable) in network.variables.iter().enumerate() {
+            let is_kernel = self.kernels.get(kernel) == Some(&index);
+            let finite = if is_kernel {
+                let (finite, moved) = finite_distance(&variable.values, &self.previous[kernel]);
+                let before = self.previous_norms[kernel];
+                if finite && before > 0.0 {
+                    self.ratio_sums[kernel] += moved / before;
+                }
+                kernel += 1;
+                finite
+            } else {
+                all_finite(&variable.values)
+            };
+            if !finite {
                 return Err(format!(
                     "`{}` is not finite after the update",
                     variable.name
                 ));
-            }
-        }
-        for ((&k, previous), sum) in self
-            .kernels
-            .iter()
-            .zip(&self.previous)
-            .zip(&mut self.ratio_sums)
-        {
-            let current = &network.variables[k].values;
-            let before = norm(previous);
-            if before > 0.0 {
-                *sum += distance(current, previous) / before;
             }
         }
         Ok(())
@@ -611,24 +619,49 @@ fn norm(values: &[f32]) -> f64 {
     lanes.iter().sum::<f64>().sqrt()
 }
 
-/// `‖a − b‖₂` (differences taken in f32, squares summed in f64).
-fn distance(a: &[f32], b: &[f32]) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let mut a_chunks = a.chunks_exact(LANES);
-    let mut b_chunks = b.chunks_exact(LANES);
-    for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
-        for ((lane, &x), &y) in lanes.iter_mut().zip(ca).zip(cb) {
-            *lane += f64::from(x - y).powi(2);
+/// Per-step statistics sum in f32 over blocks of [`BLOCK`] values in [`F32_LANES`]
+/// independent lanes (four SIMD registers), then add each block's lanes in f64: the f32
+/// loop runs at twice the f64 width, and each f32 lane sums only `BLOCK / F32_LANES` terms.
+/// The order is fixed, so a run replays bit for bit.
+const F32_LANES: usize = 16;
+const BLOCK: usize = 512;
+
+/// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`].
+fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let mut lanes = [0.0f32; F32_LANES];
+        let mut a_chunks = block_a.chunks_exact(F32_LANES);
+        let mut b_chunks = block_b.chunks_exact(F32_LANES);
+        for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
+            for lane in 0..F32_LANES {
+                lanes[lane] += f(ca[lane], cb[lane]);
+            }
         }
+        for ((lane, &x), &y) in lanes
+            .iter_mut()
+            .zip(a_chunks.remainder())
+            .zip(b_chunks.remainder())
+        {
+            *lane += f(x, y);
+        }
+        total += lanes.iter().map(|&l| f64::from(l)).sum::<f64>();
     }
-    for ((lane, &x), &y) in lanes
-        .iter_mut()
-        .zip(a_chunks.remainder())
-        .zip(b_chunks.remainder())
-    {
-        *lane += f64::from(x - y).powi(2);
-    }
-    lanes.iter().sum::<f64>().sqrt()
+    total
+}
+
+/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`.
+fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
+    saved.copy_from_slice(values);
+    let gradient_squares = blocked_sum(gradient, gradient, |g, _| g * g);
+    let weight_squares = blocked_sum(values, values, |w, _| w * w);
+    (gradient_squares.sqrt(), weight_squares.sqrt())
+}
+
+/// `(every value of a is finite, ‖a − b‖₂)`; the differences are taken in f32.
+fn finite_distance(a: &[f32], b: &[f32]) -> (bool, f64) {
+    let squares = blocked_sum(a, b, |x, y| (x - y) * (x - y));
+    (all_finite(a), squares.sqrt())
 }
 
 /// Whether every value is finite; no early exit, so the loop vectorizes (weights are nearly
@@ -971,11 +1004,16 @@ mod statistics_tests {
         (v[2], v[9], v[18]) = (3.0, 4.0, 12.0);
         assert_eq!(norm(&v), 13.0);
         let zeros = vec![0.0f32; 19];
-        assert_eq!(distance(&v, &zeros), 13.0);
-        assert_eq!(distance(&zeros, &v), 13.0);
+        assert_eq!(finite_distance(&v, &zeros), (true, 13.0));
+        assert_eq!(finite_distance(&zeros, &v), (true, 13.0));
+        let gradient: Vec<f32> = v.iter().map(|x| 2.0 * x).collect();
+        let mut saved = vec![f32::NAN; 19];
+        assert_eq!(save_with_norms(&v, &gradient, &mut saved), (26.0, 13.0));
+        assert_eq!(saved, v);
         assert!(all_finite(&v));
         v[17] = f32::NAN;
         assert!(!all_finite(&v));
+        assert!(!finite_distance(&v, &zeros).0);
     }
 }
 

@@ -72,28 +72,35 @@ impl Adam {
         let alpha = learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power);
         let (one_minus_beta_1, one_minus_beta_2, epsilon) =
             (self.one_minus_beta_1, self.one_minus_beta_2, self.epsilon);
-        let m = &mut self.m.buffers[index];
-        let v = &mut self.v.buffers[index];
-        let moments = weights
-            .iter_mut()
-            .zip(m.iter_mut())
-            .zip(v.iter_mut())
-            .zip(gradient);
+        // Equal-length reslices let the compiler drop the bounds checks and vectorize the
+        // loops; every element still sees Keras's operations in Keras's order.
+        let n = weights.len();
+        let w = &mut weights[..n];
+        let g = &gradient[..n];
+        let m = &mut self.m.buffers[index][..n];
+        let v = &mut self.v.buffers[index][..n];
         match &mut self.v_max {
             None => {
-                for (((w, m), v), &g) in moments {
-                    *m += (g - *m) * one_minus_beta_1;
-                    *v += (g * g - *v) * one_minus_beta_2;
-                    *w -= (*m * alpha) / (v.sqrt() + epsilon);
+                for i in 0..n {
+                    let gi = g[i];
+                    let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+                    let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+                    m[i] = mi;
+                    v[i] = vi;
+                    w[i] -= (mi * alpha) / (vi.sqrt() + epsilon);
                 }
             }
             Some(v_max) => {
-                let v_max = &mut v_max.buffers[index];
-                for ((((w, m), v), &g), v_max) in moments.zip(v_max.iter_mut()) {
-                    *m += (g - *m) * one_minus_beta_1;
-                    *v += (g * g - *v) * one_minus_beta_2;
-                    *v_max = v_max.max(*v);
-                    *w -= (*m * alpha) / (v_max.sqrt() + epsilon);
+                let v_max = &mut v_max.buffers[index][..n];
+                for i in 0..n {
+                    let gi = g[i];
+                    let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+                    let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+                    let top = v_max[i].max(vi);
+                    m[i] = mi;
+                    v[i] = vi;
+                    v_max[i] = top;
+                    w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
                 }
             }
         }
