@@ -1,6 +1,7 @@
 //! Models across formats: a trained job exported as safetensors agrees bit for bit with its JSON
-//! export, its ONNX file runs in tract and predicts what `/predict` does, imported models
-//! predict as their job did, refuse mismatched tensors by name, and warm-start new jobs.
+//! export, its ONNX file runs in tract and predicts what `/predict` does on every built-in
+//! dataset, imported models predict as their job did, refuse mismatched tensors by name, and
+//! warm-start new jobs.
 
 use std::time::Duration;
 
@@ -30,16 +31,6 @@ async fn file(app: &TestApp, path: &str, content_type: &str) -> (Vec<u8>, String
         .to_owned();
     let bytes = response.bytes().await.expect("a body").to_vec();
     (bytes, disposition)
-}
-
-/// Every iris row's raw features.
-fn iris_rows() -> Vec<Vec<f32>> {
-    let iris = trainyard::data::builtin::load("iris").expect("iris is built in");
-    iris.features
-        .rows()
-        .into_iter()
-        .map(|row| row.to_vec())
-        .collect()
 }
 
 fn outputs(prediction: &Value) -> Vec<Vec<f32>> {
@@ -110,22 +101,60 @@ async fn a_safetensors_export_holds_the_json_exports_tensors_bit_for_bit() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_onnx_export_runs_in_tract_and_matches_predict_on_iris() {
+/// The first `limit` rows' raw features of a built-in dataset.
+fn builtin_rows(name: &str, limit: usize) -> Vec<Vec<f32>> {
+    let dataset = trainyard::data::builtin::load(name).expect("a built-in dataset");
+    dataset
+        .features
+        .rows()
+        .into_iter()
+        .take(limit)
+        .map(|row| row.to_vec())
+        .collect()
+}
+
+/// Runs an ONNX file in tract on `rows` and returns its one output.
+fn run_onnx(bytes: &[u8], rows: &[Vec<f32>]) -> tract_onnx::prelude::tract_ndarray::ArrayD<f32> {
     use tract_onnx::prelude::{
         Framework, InferenceModelExt, IntoRunnable, IntoTValue, tract_ndarray, tvec,
     };
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .expect("the file parses")
+        .into_optimized()
+        .expect("the graph optimizes")
+        .into_runnable()
+        .expect("the graph runs");
+    let width = rows[0].len();
+    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+    let input = tract_ndarray::Array2::from_shape_vec((rows.len(), width), flat).expect("a matrix");
+    let result = model
+        .run(tvec!(
+            tract_onnx::prelude::Tensor::from(input).into_tvalue()
+        ))
+        .expect("inference");
+    result[0]
+        .to_plain_array_view::<f32>()
+        .expect("f32 output")
+        .to_owned()
+}
 
-    let app = spawn_app().await;
-    let id = trained_iris_job(&app).await;
+/// Trains `spec`, exports it as ONNX, and checks tract's outputs against `/predict` on the
+/// dataset's first `limit` rows, within 1e-5.
+async fn onnx_matches_predict(app: &TestApp, spec: &Value, limit: usize) {
+    let dataset = spec["data"]["name"].as_str().expect("a built-in dataset");
+    let job = submit(app, spec).await;
+    let id = job["id"].as_str().expect("an id").to_owned();
+    let done = app.wait_until_finished(&id, Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "succeeded", "{dataset}: {done:#}");
     let (bytes, disposition) = file(
-        &app,
+        app,
         &format!("/v1/jobs/{id}/model?format=onnx"),
         "application/onnx",
     )
     .await;
     assert!(disposition.ends_with(".onnx\""), "{disposition}");
-    let rows = iris_rows();
+    let rows = builtin_rows(dataset, limit);
     let predicted = body(
         app.post_json(
             &format!("/v1/jobs/{id}/predict"),
@@ -136,31 +165,129 @@ async fn the_onnx_export_runs_in_tract_and_matches_predict_on_iris() {
     )
     .await;
     let expected = outputs(&predicted);
-
-    let model = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])
-        .expect("the file parses")
-        .into_optimized()
-        .expect("the graph optimizes")
-        .into_runnable()
-        .expect("the graph runs");
-    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-    let input = tract_ndarray::Array2::from_shape_vec((rows.len(), 4), flat).expect("150 × 4");
-    let result = model
-        .run(tvec!(
-            tract_onnx::prelude::Tensor::from(input).into_tvalue()
-        ))
-        .expect("inference");
-    let output = result[0].to_plain_array_view::<f32>().expect("f32 output");
-    assert_eq!(output.shape(), &[150, 3]);
+    let output = run_onnx(&bytes, &rows);
+    assert_eq!(
+        output.shape(),
+        &[rows.len(), expected[0].len()],
+        "{dataset}: output shape"
+    );
+    let mut largest = 0.0f32;
     for (r, row) in expected.iter().enumerate() {
         for (c, &value) in row.iter().enumerate() {
             let onnx = output[[r, c]];
+            largest = largest.max((onnx - value).abs());
             assert!(
                 (onnx - value).abs() <= 1e-5,
-                "row {r} class {c}: onnx {onnx}, predict {value}"
+                "{dataset} row {r} output {c}: onnx {onnx}, predict {value}"
             );
         }
+    }
+    eprintln!(
+        "{dataset}: {} rows, largest |onnx - predict| = {largest:e}",
+        rows.len()
+    );
+}
+
+/// A spec for a built-in dataset with the given hidden layers and head.
+fn builtin_spec(dataset: &str, hidden: Value, head: Value, loss: &str, epochs: u64) -> Value {
+    let mut layers = hidden.as_array().expect("layers").clone();
+    layers.push(head);
+    json!({
+        "name": format!("onnx-{dataset}"),
+        "data": {"type": "builtin", "name": dataset, "validation_split": 0.2, "standardize": true},
+        "architecture": {"layers": layers},
+        "initializer": {"type": "he_normal"},
+        "optimizer": {"type": "adam", "learning_rate": 0.01},
+        "training": {"loss": loss, "batch_size": 64, "epochs": epochs, "seed": 11}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_onnx_export_runs_in_tract_and_matches_predict_on_every_builtin_dataset() {
+    let app = spawn_app().await;
+    let softmax = |units: u64| json!({"type": "dense", "units": units, "activation": "softmax"});
+    let sparse = "sparse_categorical_crossentropy";
+    // Each dataset with a different mix of layers and activations, so that together they
+    // cover every layer type; every row is predicted, MNIST's first 1000.
+    let cases = [
+        (
+            builtin_spec(
+                "iris",
+                json!([
+                    {"type": "dense", "units": 16, "activation": "relu"},
+                    {"type": "batch_normalization"}
+                ]),
+                softmax(3),
+                sparse,
+                20,
+            ),
+            150,
+        ),
+        (
+            builtin_spec(
+                "wine",
+                json!([
+                    {"type": "dense", "units": 16, "activation": "tanh"},
+                    {"type": "dropout", "rate": 0.2},
+                    {"type": "residual", "layers": [
+                        {"type": "dense", "units": 16, "activation": "selu"},
+                        {"type": "dense", "units": 16, "activation": "linear"}
+                    ]},
+                    {"type": "activation", "activation": "swish"}
+                ]),
+                softmax(3),
+                sparse,
+                20,
+            ),
+            178,
+        ),
+        (
+            builtin_spec(
+                "breast_cancer",
+                json!([
+                    {"type": "dense", "units": 16, "activation": "elu"},
+                    {"type": "batch_normalization"},
+                    {"type": "dense", "units": 8, "activation": "softplus"}
+                ]),
+                json!({"type": "dense", "units": 1, "activation": "sigmoid"}),
+                "binary_crossentropy",
+                20,
+            ),
+            569,
+        ),
+        (
+            builtin_spec(
+                "digits",
+                json!([
+                    {"type": "dense", "units": 32, "activation": "gelu"},
+                    {"type": "residual", "layers": [
+                        {"type": "batch_normalization"},
+                        {"type": "dense", "units": 32, "activation": "leaky_relu"}
+                    ]}
+                ]),
+                softmax(10),
+                sparse,
+                5,
+            ),
+            1797,
+        ),
+        (
+            builtin_spec(
+                "mnist",
+                json!([
+                    {"type": "dense", "units": 32, "activation": "relu"},
+                    {"type": "batch_normalization"},
+                    {"type": "dense", "units": 16, "activation": "sigmoid"}
+                ]),
+                softmax(10),
+                sparse,
+                1,
+            ),
+            1000,
+        ),
+    ];
+    for (spec, limit) in &cases {
+        onnx_matches_predict(&app, spec, *limit).await;
     }
     app.stop().await;
 }
@@ -194,7 +321,7 @@ async fn import_safetensors(app: &TestApp, bytes: Vec<u8>) -> reqwest::Response 
 async fn an_imported_model_predicts_exactly_as_its_job_from_either_format() {
     let app = spawn_app().await;
     let id = trained_iris_job(&app).await;
-    let inputs = json!({ "inputs": iris_rows() });
+    let inputs = json!({ "inputs": builtin_rows("iris", 150) });
     let by_job = body(
         app.post_json(&format!("/v1/jobs/{id}/predict"), &inputs)
             .await,
