@@ -41,6 +41,27 @@ pub fn is_final(event: &EventRow) -> bool {
     announced_status(event).is_some_and(JobStatus::is_terminal)
 }
 
+/// Writes one log line for a status event: every transition of every job passes through
+/// [`EventHub::publish`], so this is the job log.
+fn log_transition(event: &EventRow) {
+    let Some(status) = announced_status(event) else {
+        return;
+    };
+    let note = serde_json::from_str::<serde_json::Value>(&event.body)
+        .ok()
+        .and_then(|body| {
+            body.get("note")
+                .and_then(|note| note.as_str().map(str::to_owned))
+        });
+    tracing::info!(
+        job = %event.job_id,
+        status = status.as_str(),
+        seq = event.seq,
+        note = note.as_deref().unwrap_or(""),
+        "job status"
+    );
+}
+
 impl EventHub {
     pub fn new() -> Self {
         EventHub::default()
@@ -54,6 +75,7 @@ impl EventHub {
         }
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         for event in events {
+            log_transition(event);
             if let Some(sender) = channels.get(&event.job_id) {
                 // An error only means nobody listens right now.
                 let _ = sender.send(Arc::new(event.clone()));

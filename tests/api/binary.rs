@@ -1,62 +1,167 @@
 //! The real `trainyard` binary: it starts, logs `listening on http://ADDR` with the real port,
-//! serves, and exits cleanly on SIGTERM.
+//! serves, writes one structured line per request and per job transition, and exits cleanly
+//! on SIGTERM.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_logs_its_address_serves_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("a temp dir");
+use serde_json::Value;
+
+use crate::jobs::iris_spec;
+
+/// A running binary, its address, and every line it writes to standard error.
+struct Server {
+    child: Child,
+    address: String,
+    lines: Receiver<String>,
+}
+
+/// Starts the binary on a fresh SQLite file with `extra` flags and waits for its address.
+fn start(dir: &tempfile::TempDir, extra: &[&str]) -> Server {
     let database = format!("sqlite://{}", dir.path().join("bin.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
         .args(["--database-url", &database])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
     let stderr = child.stderr.take().expect("stderr is piped");
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let (sender, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some((_, address)) = line.split_once("listening on http://") {
-                let _ = sender.send(address.trim().to_owned());
+            if sender.send(line).is_err() {
+                break;
             }
         }
     });
-    let address = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a `listening on` line within 60 s");
-    assert!(
-        !address.ends_with(":0"),
-        "the real port is logged: {address}"
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let address = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("a `listening on` line within 60 s");
+        if let Some((_, address)) = line.split_once("listening on http://") {
+            // The address ends where the text line ends or the JSON string closes.
+            let address: String = address
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+                .collect();
+            break address;
+        }
+    };
+    Server {
+        child,
+        address,
+        lines,
+    }
+}
 
-    let health = reqwest::get(format!("http://{address}/healthz"))
-        .await
-        .expect("the server answers");
-    assert_eq!(health.status(), reqwest::StatusCode::OK);
-
+/// Sends SIGTERM and waits up to 10 s for a clean exit.
+fn terminate(server: &mut Server) {
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let mut exited = None;
     for _ in 0..200 {
-        if let Some(status) = child.try_wait().expect("the child can be waited on") {
-            exited = Some(status);
-            break;
+        if let Some(status) = server.child.try_wait().expect("the child can be waited on") {
+            assert!(status.success(), "exit status {status}");
+            return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    match exited {
-        Some(status) => assert!(status.success(), "exit status {status}"),
-        None => {
-            let _ = child.kill();
-            panic!("the server did not exit within 10 s of SIGTERM");
+    let _ = server.child.kill();
+    panic!("the server did not exit within 10 s of SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_logs_its_address_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut server = start(&dir, &[]);
+    assert!(
+        !server.address.ends_with(":0"),
+        "the real port is logged: {}",
+        server.address
+    );
+    let health = reqwest::get(format!("http://{}/healthz", server.address))
+        .await
+        .expect("the server answers");
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    terminate(&mut server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_one_line_per_request_and_per_job_transition() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut server = start(&dir, &["--log-format", "json"]);
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", server.address);
+    let created: Value = client
+        .post(format!("{base}/v1/jobs"))
+        .json(&iris_spec(5))
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("a job");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let mut status = String::new();
+    for _ in 0..600 {
+        let job: Value = client
+            .get(format!("{base}/v1/jobs/{id}"))
+            .send()
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .expect("a job");
+        status = job["status"].as_str().unwrap_or_default().to_owned();
+        if status == "succeeded" {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(status, "succeeded");
+    terminate(&mut server);
+
+    let lines: Vec<String> = server.lines.try_iter().collect();
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let transitions: Vec<&str> = records
+        .iter()
+        .filter(|r| r["fields"]["message"] == "job status" && r["fields"]["job"] == id.as_str())
+        .map(|r| r["fields"]["status"].as_str().expect("a status"))
+        .collect();
+    assert_eq!(
+        transitions,
+        ["queued", "running", "succeeded"],
+        "{lines:#?}"
+    );
+    let submit = records
+        .iter()
+        .filter(|r| r["fields"]["message"] == "finished processing request")
+        .filter(|r| r["span"]["method"] == "POST" && r["span"]["uri"] == "/v1/jobs")
+        .collect::<Vec<_>>();
+    assert_eq!(submit.len(), 1, "{lines:#?}");
+    assert_eq!(submit[0]["fields"]["status"], 201);
+    assert_eq!(submit[0]["level"], "INFO");
+    assert!(
+        submit[0]["fields"]["latency"].is_string(),
+        "{:#}",
+        submit[0]
+    );
+    let polls = records
+        .iter()
+        .filter(|r| r["fields"]["message"] == "finished processing request")
+        .filter(|r| r["span"]["uri"] == format!("/v1/jobs/{id}").as_str())
+        .count();
+    assert!(polls >= 1, "every poll is logged: {lines:#?}");
 }
