@@ -222,9 +222,11 @@ async fn a_grid_with_one_invalid_value_is_refused_whole_and_inserts_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_sweep_bodies_are_refused_with_their_paths() {
-    let mut limits = trainyard::config::Limits::default();
-    limits.max_sweep_jobs = 4;
-    limits.max_queued_jobs = 3;
+    let limits = trainyard::config::Limits {
+        max_sweep_jobs: 4,
+        max_queued_jobs: 3,
+        ..trainyard::config::Limits::default()
+    };
     let app = spawn_app_with(Options { workers: 0, limits }).await;
     let cases = [
         (
