@@ -1550,4 +1550,124 @@ mod tests {
             .await;
         assert!(matches!(missing, Ok(InsertJob::DatasetMissing { .. })));
     }
+    fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
+        NewSweep {
+            id: id.to_owned(),
+            name: Some("grid".into()),
+            base: "{}".into(),
+            grid: r#"{"training.seed":[1,2,3]}"#.into(),
+            seed: 7,
+            created_at: 10,
+            jobs: job_ids
+                .iter()
+                .enumerate()
+                .map(|(i, job_id)| {
+                    (
+                        new_job(job_id, 0, 10),
+                        format!(r#"{{"training.seed":{}}}"#, i + 1),
+                    )
+                })
+                .collect(),
+            max_queued,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one() {
+        let db = open().await;
+        insert(&db.store, new_job("other", 0, 1)).await;
+        // One place left in a queue of 3: a sweep of 3 does not fit, and leaves no trace.
+        let full = db
+            .store
+            .insert_sweep(new_sweep("s0", &["x", "y", "z"], 3))
+            .await;
+        assert!(matches!(full, Ok(InsertSweep::QueueFull { queued: 1 })));
+        let mut missing = new_sweep("s0", &["x", "y"], 100);
+        missing.jobs[1].0.datasets = vec!["gone".into()];
+        assert!(matches!(
+            db.store.insert_sweep(missing).await,
+            Ok(InsertSweep::DatasetMissing { .. })
+        ));
+        assert!(db.store.job("x").await.expect("read").is_none());
+        assert!(db.store.sweep("s0").await.expect("read").is_none());
+
+        let created = db
+            .store
+            .insert_sweep(new_sweep("s1", &["a", "b", "c"], 100))
+            .await;
+        let Ok(InsertSweep::Created { jobs, events, .. }) = created else {
+            panic!("expected a created sweep, got {created:?}");
+        };
+        assert_eq!(events.len(), 3);
+        let order: Vec<(u64, &str)> = jobs
+            .iter()
+            .map(|j| (j.position, j.job.id.as_str()))
+            .collect();
+        assert_eq!(order, [(0, "a"), (1, "b"), (2, "c")]);
+        assert_eq!(jobs[2].overrides, r#"{"training.seed":3}"#);
+        let listed = db
+            .store
+            .sweeps(SweepQuery {
+                limit: 10,
+                before: None,
+            })
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].counts, [(JobStatus::Queued, 3)]);
+
+        // "other" is claimed first, then "a"; cancelling the sweep stops "a" and cancels b, c.
+        claim(&db.store).await.expect("other");
+        claim(&db.store).await.expect("a");
+        assert_eq!(
+            db.store.delete_sweep("s1").await.ok(),
+            Some(DeleteSweep::Active {
+                job_ids: vec!["a".into(), "b".into(), "c".into()]
+            })
+        );
+        let Ok(CancelSweep::Done { cancelled, running }) = db.store.cancel_sweep("s1", 20).await
+        else {
+            panic!("expected a cancel");
+        };
+        assert_eq!(cancelled.len(), 2);
+        assert_eq!(running, ["a"]);
+        let a = db.store.job("a").await.ok().flatten().expect("a");
+        assert!(a.cancel_requested && a.status == JobStatus::Running);
+        db.store
+            .finish_job(Finish {
+                job_id: "a".into(),
+                attempt: a.attempt,
+                status: JobStatus::Cancelled,
+                error: None,
+                progress: None,
+                events: vec![epoch(1)],
+                model: None,
+                at: 21,
+            })
+            .await
+            .expect("finish");
+        assert_eq!(
+            db.store.delete_sweep("s1").await.ok(),
+            Some(DeleteSweep::Deleted {
+                job_ids: vec!["a".into(), "b".into(), "c".into()]
+            })
+        );
+        assert!(db.store.job("a").await.expect("read").is_none());
+        assert!(
+            db.store
+                .events("a", 0, 10)
+                .await
+                .expect("events")
+                .is_empty()
+        );
+        assert!(db.store.job("other").await.expect("read").is_some());
+        assert!(matches!(
+            db.store.cancel_sweep("s1", 22).await,
+            Ok(CancelSweep::NotFound)
+        ));
+        assert_eq!(
+            db.store.delete_sweep("s1").await.ok(),
+            Some(DeleteSweep::NotFound)
+        );
+    }
 }
