@@ -128,6 +128,23 @@ async fn a_grid_expands_into_one_job_per_combination_in_sweep_order() {
     let jobs = body(app.get("/v1/jobs?limit=100").await, StatusCode::OK).await;
     assert_eq!(jobs["items"].as_array().map(Vec::len), Some(6));
 
+    // The README's example.
+    let readme = json!({
+      "name": "lr-batch",
+      "base": {"data": {"type": "builtin", "name": "iris", "validation_split": 0.3, "standardize": true},
+               "architecture": {"layers": [{"type": "dense", "units": 3, "activation": "softmax"}]},
+               "optimizer": {"type": "sgd", "learning_rate": 0.1},
+               "training": {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+                            "epochs": 30, "seed": 7}},
+      "grid": {"optimizer.learning_rate": [0.01, 0.1, 0.5], "training.batch_size": [1, 15, "full"]}});
+    let dry = body(
+        app.post_json("/v1/sweeps?dry_run=true", &readme).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(dry["jobs"].as_array().map(Vec::len), Some(9));
+    assert_eq!(dry["seed"], 7);
+
     // Lists are newest first with cursors, as /v1/jobs.
     let second = submit_sweep(
         &app,
