@@ -113,6 +113,10 @@ pub struct Limits {
     /// Most rows in one predict request; more → 422.
     #[arg(long, env = "TRAINYARD_MAX_PREDICT_ROWS", default_value_t = 100_000)]
     pub max_predict_rows: usize,
+
+    /// Most jobs one sweep expands into (the product of its grid's list lengths); more → 422.
+    #[arg(long, env = "TRAINYARD_MAX_SWEEP_JOBS", default_value_t = 64)]
+    pub max_sweep_jobs: u64,
 }
 
 impl Default for Limits {
@@ -124,6 +128,7 @@ impl Default for Limits {
             max_work: 2_000_000_000_000,
             max_queued_jobs: 1000,
             max_predict_rows: 100_000,
+            max_sweep_jobs: 64,
         }
     }
 }
@@ -165,6 +170,7 @@ mod tests {
         assert_eq!(config.limits.max_work, defaults.max_work);
         assert_eq!(config.limits.max_queued_jobs, defaults.max_queued_jobs);
         assert_eq!(config.limits.max_predict_rows, defaults.max_predict_rows);
+        assert_eq!(config.limits.max_sweep_jobs, defaults.max_sweep_jobs);
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database_url, "sqlite://trainyard.db");
     }

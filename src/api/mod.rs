@@ -16,6 +16,7 @@ pub mod plots;
 pub mod problem;
 pub mod service;
 pub mod state;
+pub mod sweeps;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -89,6 +90,7 @@ fn all_routes() -> Routes {
         .merge(datasets::routes())
         .merge(descent::routes())
         .merge(plots::routes())
+        .merge(sweeps::routes())
         .merge(metrics::routes())
 }
 

@@ -152,6 +152,19 @@ impl ApiError {
                     "dataset-in-use",
                     "The dataset is used by queued or running jobs",
                 ),
+                JobsError::SweepNotFound(_) => {
+                    class(StatusCode::NOT_FOUND, "not-found", "No such sweep")
+                }
+                JobsError::SweepFinished(_) => class(
+                    StatusCode::CONFLICT,
+                    "sweep-finished",
+                    "Every job of the sweep has already finished",
+                ),
+                JobsError::SweepActive { .. } => class(
+                    StatusCode::CONFLICT,
+                    "sweep-active",
+                    "The sweep has queued or running jobs",
+                ),
                 JobsError::Store(store) => match store {
                     StoreError::Unavailable(_) => class(
                         StatusCode::SERVICE_UNAVAILABLE,

@@ -83,6 +83,16 @@ pub enum JobsError {
     BuiltinDataset(String),
     #[error("dataset {id} is used by queued or running jobs: {}", job_ids.join(", "))]
     DatasetInUse { id: String, job_ids: Vec<String> },
+    #[error("no sweep with id {0}")]
+    SweepNotFound(String),
+    #[error("every job of sweep {0} has already finished")]
+    SweepFinished(String),
+    #[error(
+        "sweep {id} has queued or running jobs ({}); cancel the sweep and wait until they stop \
+         before deleting it",
+        job_ids.join(", ")
+    )]
+    SweepActive { id: String, job_ids: Vec<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Stored data that should decode did not; a bug or a damaged database.

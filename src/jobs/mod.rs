@@ -14,6 +14,7 @@ pub mod prepare;
 pub mod queue;
 pub mod recorder;
 pub mod spec;
+pub mod sweeps;
 pub mod validate;
 pub mod worker;
 

@@ -229,7 +229,7 @@ pub fn legend_labels(jobs: &[JobRow]) -> Vec<String> {
     }
 }
 
-async fn render(chart: LineChart) -> Result<String, JobsError> {
+pub(super) async fn render(chart: LineChart) -> Result<String, JobsError> {
     tokio::task::spawn_blocking(move || chart.render())
         .await
         .map_err(|e| JobsError::Corrupt(format!("drawing stopped: {e}")))?
@@ -238,7 +238,7 @@ async fn render(chart: LineChart) -> Result<String, JobsError> {
 
 impl JobQueue {
     /// Every epoch record of a job, oldest first.
-    async fn epoch_points(&self, id: &str) -> Result<Vec<EpochPoint>, JobsError> {
+    pub(super) async fn epoch_points(&self, id: &str) -> Result<Vec<EpochPoint>, JobsError> {
         let mut points = Vec::new();
         let mut since = 0;
         loop {

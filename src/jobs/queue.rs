@@ -25,7 +25,7 @@ use super::worker::{Doorbell, RunningJobs, StopReason};
 
 /// How long a cancel of a running job waits for the worker to stop, so that the answer usually
 /// shows `cancelled` already. Training checks its cancel flag every step.
-const CANCEL_WAIT: Duration = Duration::from_secs(2);
+pub(super) const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 /// Milliseconds since the Unix epoch, the store's time unit.
 pub fn now_ms() -> i64 {
@@ -63,7 +63,7 @@ pub enum Submitted {
 }
 
 /// A seed for a spec without one: below 2³² so every JSON reader holds it exactly.
-fn draw_seed() -> u64 {
+pub(super) fn draw_seed() -> u64 {
     u64::from(uuid::Uuid::new_v4().as_u128() as u32)
 }
 
@@ -76,7 +76,7 @@ fn request_hash(submission: &Submission) -> String {
 }
 
 /// The configured limits a validated job must stay within.
-fn check_limits(validated: &ValidatedJob, limits: &Limits) -> Result<u64, JobsError> {
+pub(super) fn check_limits(validated: &ValidatedJob, limits: &Limits) -> Result<u64, JobsError> {
     let parameters = validated.parameter_count as u64;
     if parameters > limits.max_parameters {
         return Err(JobsError::Limit(LimitExceeded {
@@ -131,7 +131,7 @@ pub struct JobQueue {
     pub(super) doorbell: Arc<Doorbell>,
     pub(super) running: Arc<RunningJobs>,
     pub(super) limits: Limits,
-    predictors: PredictorCache,
+    pub(super) predictors: PredictorCache,
     metrics: Arc<ServiceMetrics>,
 }
 

@@ -321,6 +321,104 @@ pub enum DeleteDataset {
     NotFound,
 }
 
+/// A sweep to insert with its jobs, every job already validated. The sweep and all its jobs
+/// are inserted in one transaction, or nothing is.
+#[derive(Debug, Clone)]
+pub struct NewSweep {
+    pub id: String,
+    pub name: Option<String>,
+    /// The base spec as submitted, JSON text.
+    pub base: String,
+    /// The grid as submitted, JSON text.
+    pub grid: String,
+    pub seed: u64,
+    pub created_at: i64,
+    /// The jobs in sweep order, each with the JSON text of its overrides (`{grid key: value}`).
+    /// Their `idempotency` is ignored.
+    pub jobs: Vec<(NewJob, String)>,
+    /// Refuse the insert when fewer than `jobs.len()` places are left below this many queued
+    /// jobs.
+    pub max_queued: u64,
+}
+
+/// A stored sweep (without its jobs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub base: String,
+    pub grid: String,
+    pub seed: u64,
+    pub created_at: i64,
+}
+
+/// One job of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepJob {
+    /// 0-based place in the sweep's order.
+    pub position: u64,
+    /// JSON text `{grid key: value}`.
+    pub overrides: String,
+    pub job: JobRow,
+}
+
+/// How a sweep insert ended.
+#[derive(Debug)]
+pub enum InsertSweep {
+    /// Inserted; `events` are the jobs' first history entries.
+    Created {
+        sweep: SweepRow,
+        jobs: Vec<SweepJob>,
+        events: Vec<EventRow>,
+    },
+    /// Not enough room in the queue for every job.
+    QueueFull { queued: u64 },
+    /// A dataset a job reads has been deleted meanwhile.
+    DatasetMissing { dataset_id: String },
+}
+
+/// Which sweeps to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SweepQuery {
+    pub limit: u32,
+    pub before: Option<(i64, String)>,
+}
+
+/// A sweep as lists show it: the row and how many of its jobs are in each status (statuses
+/// without jobs are left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepEntry {
+    pub sweep: SweepRow,
+    pub counts: Vec<(JobStatus, u64)>,
+}
+
+/// What a sweep cancel did.
+#[derive(Debug)]
+pub enum CancelSweep {
+    /// `cancelled`: the status events of the queued jobs cancelled at once; `running`: the ids
+    /// of running jobs asked to stop (their workers write the final status). Both empty when
+    /// every job had finished already.
+    Done {
+        cancelled: Vec<EventRow>,
+        running: Vec<String>,
+    },
+    NotFound,
+}
+
+/// What a sweep delete found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteSweep {
+    /// Deleted with these jobs.
+    Deleted {
+        job_ids: Vec<String>,
+    },
+    /// These jobs are queued or running; nothing was deleted.
+    Active {
+        job_ids: Vec<String>,
+    },
+    NotFound,
+}
+
 /// The persistence the rest of trainyard uses. Every write that changes a job's status appends
 /// the matching `status` event in the same transaction, so the event log is the job's history.
 pub trait Store: Send + Sync + 'static {
@@ -397,6 +495,18 @@ pub trait Store: Send + Sync + 'static {
     fn dataset<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<DatasetMeta>>;
     fn dataset_matrix<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<DatasetRecord>>;
     fn delete_dataset<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteDataset>;
+
+    /// Inserts a sweep and all its jobs (with their `queued` events) atomically.
+    fn insert_sweep(&self, sweep: NewSweep) -> StoreFuture<'_, InsertSweep>;
+    /// A sweep with its remaining jobs in sweep order.
+    fn sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(SweepRow, Vec<SweepJob>)>>;
+    /// Sweeps newest first, with their jobs counted by status.
+    fn sweeps(&self, query: SweepQuery) -> StoreFuture<'_, Vec<SweepEntry>>;
+    /// In one transaction: cancels the sweep's queued jobs (each with its `status` event) and
+    /// flags its running ones for cancellation.
+    fn cancel_sweep<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, CancelSweep>;
+    /// Deletes a sweep and its jobs (events, models) when none is queued or running.
+    fn delete_sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteSweep>;
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.

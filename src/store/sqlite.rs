@@ -18,6 +18,9 @@ use super::{
     EventRow, Finish, ImportedModelRecord, InsertJob, JobQuery, JobRow, JobStatus, ModelRecord,
     NewEvent, NewJob, Store, StoreError, StoreFuture,
 };
+use super::{
+    CancelSweep, DeleteSweep, InsertSweep, NewSweep, SweepEntry, SweepJob, SweepQuery, SweepRow,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -28,6 +31,8 @@ const JOB_COLUMNS: &str = "id, name, status, priority, spec, resolved_spec, seed
 const EVENT_COLUMNS: &str = "seq, job_id, kind, epoch, body, at";
 
 const DATASET_COLUMNS: &str = "id, name, rows, features, classes, label_column, meta, created_at";
+
+const SWEEP_COLUMNS: &str = "id, name, base, grid, seed, created_at";
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -172,6 +177,38 @@ async fn fetch_job(conn: &mut SqliteConnection, id: &str) -> Result<Option<JobRo
     row.as_ref().map(job_from_row).transpose()
 }
 
+/// Inserts a queued job, its dataset links and its first `status` event inside `conn`'s
+/// transaction (the caller has checked the queue and the datasets).
+async fn insert_job_row(conn: &mut SqliteConnection, job: &NewJob) -> Result<EventRow, StoreError> {
+    sqlx::query(
+        "INSERT INTO jobs (id, name, status, priority, spec, resolved_spec, seed, \
+             parameter_count, total_steps, epochs, created_at, idempotency_key, request_hash) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&job.id)
+    .bind(&job.name)
+    .bind(job.priority)
+    .bind(&job.spec)
+    .bind(&job.resolved_spec)
+    .bind(job.seed.to_string())
+    .bind(to_i64(job.parameter_count, "parameter_count")?)
+    .bind(to_i64(job.total_steps, "total_steps")?)
+    .bind(to_i64(job.epochs, "epochs")?)
+    .bind(job.created_at)
+    .bind(job.idempotency.as_ref().map(|i| i.key.as_str()))
+    .bind(job.idempotency.as_ref().map(|i| i.request_hash.as_str()))
+    .execute(&mut *conn)
+    .await?;
+    for dataset_id in &job.datasets {
+        sqlx::query("INSERT OR IGNORE INTO job_datasets (job_id, dataset_id) VALUES ($1, $2)")
+            .bind(&job.id)
+            .bind(dataset_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    append_status(conn, &job.id, JobStatus::Queued, None, None, job.created_at).await
+}
+
 impl SqliteStore {
     async fn insert_job_inner(&self, job: NewJob) -> Result<InsertJob, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -210,41 +247,7 @@ impl SqliteStore {
                 });
             }
         }
-        sqlx::query(
-            "INSERT INTO jobs (id, name, status, priority, spec, resolved_spec, seed, \
-             parameter_count, total_steps, epochs, created_at, idempotency_key, request_hash) \
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&job.id)
-        .bind(&job.name)
-        .bind(job.priority)
-        .bind(&job.spec)
-        .bind(&job.resolved_spec)
-        .bind(job.seed.to_string())
-        .bind(to_i64(job.parameter_count, "parameter_count")?)
-        .bind(to_i64(job.total_steps, "total_steps")?)
-        .bind(to_i64(job.epochs, "epochs")?)
-        .bind(job.created_at)
-        .bind(job.idempotency.as_ref().map(|i| i.key.as_str()))
-        .bind(job.idempotency.as_ref().map(|i| i.request_hash.as_str()))
-        .execute(&mut *tx)
-        .await?;
-        for dataset_id in &job.datasets {
-            sqlx::query("INSERT OR IGNORE INTO job_datasets (job_id, dataset_id) VALUES ($1, $2)")
-                .bind(&job.id)
-                .bind(dataset_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let event = append_status(
-            &mut tx,
-            &job.id,
-            JobStatus::Queued,
-            None,
-            None,
-            job.created_at,
-        )
-        .await?;
+        let event = insert_job_row(&mut tx, &job).await?;
         let created = fetch_job(&mut tx, &job.id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("job {} was not inserted", job.id)))?;
@@ -761,6 +764,278 @@ impl SqliteStore {
     }
 }
 
+fn sweep_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SweepRow, StoreError> {
+    let seed: String = row.try_get("seed")?;
+    Ok(SweepRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        base: row.try_get("base")?,
+        grid: row.try_get("grid")?,
+        seed: seed
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("seed {seed:?} is not a u64")))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+async fn fetch_sweep(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<SweepRow>, StoreError> {
+    let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweeps WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(sweep_from_row).transpose()
+}
+
+/// The jobs of a sweep in sweep order, with their overrides.
+async fn fetch_sweep_jobs(
+    conn: &mut SqliteConnection,
+    sweep_id: &str,
+) -> Result<Vec<SweepJob>, StoreError> {
+    let columns: String = JOB_COLUMNS
+        .split(", ")
+        .map(|c| format!("jobs.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT sweep_jobs.position, sweep_jobs.overrides, {columns} \
+         FROM sweep_jobs JOIN jobs ON jobs.id = sweep_jobs.job_id \
+         WHERE sweep_jobs.sweep_id = $1 ORDER BY sweep_jobs.position"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(sweep_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SweepJob {
+                position: to_u64(row.try_get("position")?, "position")?,
+                overrides: row.try_get("overrides")?,
+                job: job_from_row(row)?,
+            })
+        })
+        .collect()
+}
+
+/// The ids of a sweep's jobs in `status` (`'queued'`, `'running'`…), in sweep order.
+async fn sweep_job_ids(
+    conn: &mut SqliteConnection,
+    sweep_id: &str,
+    statuses: &[JobStatus],
+) -> Result<Vec<String>, StoreError> {
+    let wanted: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT jobs.id, jobs.status FROM sweep_jobs JOIN jobs ON jobs.id = sweep_jobs.job_id \
+         WHERE sweep_jobs.sweep_id = $1 ORDER BY sweep_jobs.position",
+    )
+    .bind(sweep_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, status)| wanted.contains(&status.as_str()))
+        .map(|(id, _)| id)
+        .collect())
+}
+
+impl SqliteStore {
+    async fn insert_sweep_inner(&self, sweep: NewSweep) -> Result<InsertSweep, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(&mut *tx)
+            .await?;
+        let queued = to_u64(queued, "queued count")?;
+        if queued.saturating_add(sweep.jobs.len() as u64) > sweep.max_queued {
+            return Ok(InsertSweep::QueueFull { queued });
+        }
+        let mut datasets: Vec<&String> = sweep.jobs.iter().flat_map(|(j, _)| &j.datasets).collect();
+        datasets.sort();
+        datasets.dedup();
+        for dataset_id in datasets {
+            let exists = sqlx::query("SELECT 1 FROM datasets WHERE id = $1")
+                .bind(dataset_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(InsertSweep::DatasetMissing {
+                    dataset_id: dataset_id.clone(),
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sweeps (id, name, base, grid, seed, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&sweep.id)
+        .bind(&sweep.name)
+        .bind(&sweep.base)
+        .bind(&sweep.grid)
+        .bind(sweep.seed.to_string())
+        .bind(sweep.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let mut events = Vec::with_capacity(sweep.jobs.len());
+        for (position, (job, overrides)) in sweep.jobs.iter().enumerate() {
+            let job = NewJob {
+                idempotency: None,
+                ..job.clone()
+            };
+            events.push(insert_job_row(&mut tx, &job).await?);
+            sqlx::query(
+                "INSERT INTO sweep_jobs (sweep_id, position, job_id, overrides) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&sweep.id)
+            .bind(to_i64(position as u64, "position")?)
+            .bind(&job.id)
+            .bind(overrides)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let row = fetch_sweep(&mut tx, &sweep.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("sweep {} was not inserted", sweep.id)))?;
+        let jobs = fetch_sweep_jobs(&mut tx, &sweep.id).await?;
+        tx.commit().await?;
+        Ok(InsertSweep::Created {
+            sweep: row,
+            jobs,
+            events,
+        })
+    }
+
+    async fn sweep_inner(&self, id: &str) -> Result<Option<(SweepRow, Vec<SweepJob>)>, StoreError> {
+        // One read transaction, so that the sweep and its jobs are one snapshot.
+        let mut tx = self.pool.begin().await?;
+        let Some(sweep) = fetch_sweep(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let jobs = fetch_sweep_jobs(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some((sweep, jobs)))
+    }
+
+    async fn sweeps_inner(&self, query: SweepQuery) -> Result<Vec<SweepEntry>, StoreError> {
+        let (before_at, before_id) = match query.before {
+            Some((at, id)) => (Some(at), Some(id)),
+            None => (None, None),
+        };
+        let page = "SELECT id FROM sweeps \
+             WHERE ($1 IS NULL OR created_at < $1 OR (created_at = $1 AND id < $2)) \
+             ORDER BY created_at DESC, id DESC LIMIT $3";
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT {SWEEP_COLUMNS} FROM sweeps WHERE id IN ({page}) \
+             ORDER BY created_at DESC, id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before_at)
+            .bind(before_id.clone())
+            .bind(i64::from(query.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT sweep_jobs.sweep_id, jobs.status, COUNT(*) \
+             FROM sweep_jobs JOIN jobs ON jobs.id = sweep_jobs.job_id \
+             WHERE sweep_jobs.sweep_id IN ({page}) \
+             GROUP BY sweep_jobs.sweep_id, jobs.status"
+        )))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(query.limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                let sweep = sweep_from_row(row)?;
+                let mut by_status = Vec::new();
+                for status in JobStatus::ALL {
+                    let n: i64 = counts
+                        .iter()
+                        .filter(|(s, st, _)| *s == sweep.id && st == status.as_str())
+                        .map(|(_, _, n)| *n)
+                        .sum();
+                    if n > 0 {
+                        by_status.push((status, to_u64(n, "job count")?));
+                    }
+                }
+                Ok(SweepEntry {
+                    sweep,
+                    counts: by_status,
+                })
+            })
+            .collect()
+    }
+
+    async fn cancel_sweep_inner(&self, id: &str, now: i64) -> Result<CancelSweep, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if fetch_sweep(&mut tx, id).await?.is_none() {
+            return Ok(CancelSweep::NotFound);
+        }
+        let queued = sweep_job_ids(&mut tx, id, &[JobStatus::Queued]).await?;
+        let mut cancelled = Vec::with_capacity(queued.len());
+        for job_id in &queued {
+            sqlx::query(
+                "UPDATE jobs SET status = 'cancelled', finished_at = $1, cancel_requested = 1 \
+                 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+            cancelled.push(
+                append_status(
+                    &mut tx,
+                    job_id,
+                    JobStatus::Cancelled,
+                    Some("cancelled with its sweep before it started"),
+                    None,
+                    now,
+                )
+                .await?,
+            );
+        }
+        let running = sweep_job_ids(&mut tx, id, &[JobStatus::Running]).await?;
+        for job_id in &running {
+            sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(CancelSweep::Done { cancelled, running })
+    }
+
+    async fn delete_sweep_inner(&self, id: &str) -> Result<DeleteSweep, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if fetch_sweep(&mut tx, id).await?.is_none() {
+            return Ok(DeleteSweep::NotFound);
+        }
+        let active = sweep_job_ids(&mut tx, id, &[JobStatus::Queued, JobStatus::Running]).await?;
+        if !active.is_empty() {
+            return Ok(DeleteSweep::Active { job_ids: active });
+        }
+        let job_ids = sweep_job_ids(&mut tx, id, &JobStatus::ALL).await?;
+        // The cascade removes each job's events, model, dataset links and sweep membership.
+        sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT job_id FROM sweep_jobs WHERE sweep_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sweeps WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DeleteSweep::Deleted { job_ids })
+    }
+}
+
 impl Store for SqliteStore {
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
@@ -916,6 +1191,26 @@ impl Store for SqliteStore {
 
     fn delete_dataset<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteDataset> {
         Box::pin(self.delete_dataset_inner(id))
+    }
+
+    fn insert_sweep(&self, sweep: NewSweep) -> StoreFuture<'_, InsertSweep> {
+        Box::pin(self.insert_sweep_inner(sweep))
+    }
+
+    fn sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(SweepRow, Vec<SweepJob>)>> {
+        Box::pin(self.sweep_inner(id))
+    }
+
+    fn sweeps(&self, query: SweepQuery) -> StoreFuture<'_, Vec<SweepEntry>> {
+        Box::pin(self.sweeps_inner(query))
+    }
+
+    fn cancel_sweep<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, CancelSweep> {
+        Box::pin(self.cancel_sweep_inner(id, now))
+    }
+
+    fn delete_sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteSweep> {
+        Box::pin(self.delete_sweep_inner(id))
     }
 }
 
@@ -1254,5 +1549,125 @@ mod tests {
             })
             .await;
         assert!(matches!(missing, Ok(InsertJob::DatasetMissing { .. })));
+    }
+    fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
+        NewSweep {
+            id: id.to_owned(),
+            name: Some("grid".into()),
+            base: "{}".into(),
+            grid: r#"{"training.seed":[1,2,3]}"#.into(),
+            seed: 7,
+            created_at: 10,
+            jobs: job_ids
+                .iter()
+                .enumerate()
+                .map(|(i, job_id)| {
+                    (
+                        new_job(job_id, 0, 10),
+                        format!(r#"{{"training.seed":{}}}"#, i + 1),
+                    )
+                })
+                .collect(),
+            max_queued,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one() {
+        let db = open().await;
+        insert(&db.store, new_job("other", 0, 1)).await;
+        // One place left in a queue of 3: a sweep of 3 does not fit, and leaves no trace.
+        let full = db
+            .store
+            .insert_sweep(new_sweep("s0", &["x", "y", "z"], 3))
+            .await;
+        assert!(matches!(full, Ok(InsertSweep::QueueFull { queued: 1 })));
+        let mut missing = new_sweep("s0", &["x", "y"], 100);
+        missing.jobs[1].0.datasets = vec!["gone".into()];
+        assert!(matches!(
+            db.store.insert_sweep(missing).await,
+            Ok(InsertSweep::DatasetMissing { .. })
+        ));
+        assert!(db.store.job("x").await.expect("read").is_none());
+        assert!(db.store.sweep("s0").await.expect("read").is_none());
+
+        let created = db
+            .store
+            .insert_sweep(new_sweep("s1", &["a", "b", "c"], 100))
+            .await;
+        let Ok(InsertSweep::Created { jobs, events, .. }) = created else {
+            panic!("expected a created sweep, got {created:?}");
+        };
+        assert_eq!(events.len(), 3);
+        let order: Vec<(u64, &str)> = jobs
+            .iter()
+            .map(|j| (j.position, j.job.id.as_str()))
+            .collect();
+        assert_eq!(order, [(0, "a"), (1, "b"), (2, "c")]);
+        assert_eq!(jobs[2].overrides, r#"{"training.seed":3}"#);
+        let listed = db
+            .store
+            .sweeps(SweepQuery {
+                limit: 10,
+                before: None,
+            })
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].counts, [(JobStatus::Queued, 3)]);
+
+        // "other" is claimed first, then "a"; cancelling the sweep stops "a" and cancels b, c.
+        claim(&db.store).await.expect("other");
+        claim(&db.store).await.expect("a");
+        assert_eq!(
+            db.store.delete_sweep("s1").await.ok(),
+            Some(DeleteSweep::Active {
+                job_ids: vec!["a".into(), "b".into(), "c".into()]
+            })
+        );
+        let Ok(CancelSweep::Done { cancelled, running }) = db.store.cancel_sweep("s1", 20).await
+        else {
+            panic!("expected a cancel");
+        };
+        assert_eq!(cancelled.len(), 2);
+        assert_eq!(running, ["a"]);
+        let a = db.store.job("a").await.ok().flatten().expect("a");
+        assert!(a.cancel_requested && a.status == JobStatus::Running);
+        db.store
+            .finish_job(Finish {
+                job_id: "a".into(),
+                attempt: a.attempt,
+                status: JobStatus::Cancelled,
+                error: None,
+                progress: None,
+                events: vec![epoch(1)],
+                model: None,
+                at: 21,
+            })
+            .await
+            .expect("finish");
+        assert_eq!(
+            db.store.delete_sweep("s1").await.ok(),
+            Some(DeleteSweep::Deleted {
+                job_ids: vec!["a".into(), "b".into(), "c".into()]
+            })
+        );
+        assert!(db.store.job("a").await.expect("read").is_none());
+        assert!(
+            db.store
+                .events("a", 0, 10)
+                .await
+                .expect("events")
+                .is_empty()
+        );
+        assert!(db.store.job("other").await.expect("read").is_some());
+        assert!(matches!(
+            db.store.cancel_sweep("s1", 22).await,
+            Ok(CancelSweep::NotFound)
+        ));
+        assert_eq!(
+            db.store.delete_sweep("s1").await.ok(),
+            Some(DeleteSweep::NotFound)
+        );
     }
 }

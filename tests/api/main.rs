@@ -46,3 +46,6 @@ mod metrics;
 
 /// SVG plots of jobs, comparisons, and descent over contour lines.
 mod plots;
+
+/// Sweeps: grids over a base spec, their summaries, plots, cancel and delete, and the examples.
+mod sweeps;
