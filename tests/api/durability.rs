@@ -63,14 +63,20 @@ impl Server {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some((_, address)) = line.split_once("listening on http://") {
-                    let _ = sender.send(address.trim().to_owned());
-                }
+                let address = line
+                    .split_once("listening on http://")
+                    .map(|(_, address)| address.trim().to_owned());
+                let _ = sender.send((line, address));
             }
         });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("a `listening on` line within 60 s");
+        let mut seen = Vec::new();
+        let address = loop {
+            match receiver.recv_timeout(Duration::from_secs(60)) {
+                Ok((_, Some(address))) => break address,
+                Ok((line, None)) => seen.push(line),
+                Err(_) => panic!("no `listening on` line within 60 s; the log: {seen:#?}"),
+            }
+        };
         Server {
             child,
             address,
