@@ -330,8 +330,9 @@ pub async fn terminated_server_checkpoints_and_requeues(database_url: &str, refe
             job["status"] == "running" && job["progress"]["epoch"].as_u64() >= Some(10)
         })
         .await;
-    let (status, _) = server.terminate(Duration::from_secs(5 + 10));
+    let (status, took) = server.terminate(Duration::from_secs(5 + 10));
     assert!(status.success(), "exit status {status}");
+    eprintln!("the server exited {took:?} after SIGTERM");
 
     let idle = Server::start(database_url, &["--workers", "0"]);
     let queued = idle.get(&format!("/v1/jobs/{id}")).await;
