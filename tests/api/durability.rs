@@ -386,3 +386,93 @@ async fn sigterm_checkpoints_the_running_job_and_a_restart_finishes_it_exactly()
     )
     .await;
 }
+
+/// A checkpoint whose bytes were damaged on disk is refused by its checksum: the job trains
+/// again from the start, logs why, and still ends with the uninterrupted run's weights and
+/// each epoch record once (the records the store kept are not written twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_checkpoint_is_refused_and_the_job_starts_over_without_duplicates() {
+    use crate::support::{Options, body, open_events, spawn_app_in, spawn_app_with};
+
+    let spec = long_spec(EPOCHS);
+    let reference = spawn_app_with(Options::default()).await;
+    let job = body(
+        reference.post_json("/v1/jobs", &spec).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let reference_id = job["id"].as_str().expect("an id").to_owned();
+    let whole = reference
+        .wait_until_finished(&reference_id, Duration::from_secs(120))
+        .await;
+    let whole_epochs = body(
+        reference
+            .get(&format!(
+                "/v1/jobs/{reference_id}/metrics?since=0&limit=10000"
+            ))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    reference.stop().await;
+
+    let app = spawn_app_with(Options::default()).await;
+    let job = body(app.post_json("/v1/jobs", &spec).await, StatusCode::CREATED).await;
+    let id = job["id"].as_str().expect("an id").to_owned();
+    app.wait_for_job(&id, Duration::from_secs(60), |job| {
+        job["progress"]["epoch"].as_u64() >= Some(20)
+    })
+    .await;
+    let db_path = app.db_path.clone();
+    let dir = app.stop().await;
+
+    // Flip one bit in the middle of the stored checkpoint.
+    let url = format!("sqlite://{}", db_path.display());
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("the database opens");
+    let mut data: Vec<u8> = sqlx::query_scalar("SELECT data FROM checkpoints WHERE job_id = $1")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .expect("the shutdown left a checkpoint");
+    let middle = data.len() / 2;
+    data[middle] ^= 0x04;
+    sqlx::query("UPDATE checkpoints SET data = $1 WHERE job_id = $2")
+        .bind(&data)
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .expect("the checkpoint is damaged");
+    pool.close().await;
+
+    let app = spawn_app_in(dir, Options::default()).await;
+    let done = app.wait_until_finished(&id, Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["weights_sha256"], whole["weights_sha256"]);
+    let epochs = body(
+        app.get(&format!("/v1/jobs/{id}/metrics?since=0&limit=10000"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let epochs = epochs["items"].as_array().cloned().unwrap_or_default();
+    let numbered: Vec<u64> = epochs.iter().filter_map(|e| e["epoch"].as_u64()).collect();
+    assert_eq!(numbered, (1..=EPOCHS).collect::<Vec<_>>());
+    let whole_epochs = whole_epochs["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (again, first) in epochs.iter().zip(&whole_epochs) {
+        assert_eq!(numbers(again), numbers(first));
+    }
+    let events = open_events(&app, &id, None).await.rest().await;
+    let logs = of_kind(&events, "log");
+    assert!(
+        logs.iter().any(|l| l["message"].as_str().is_some_and(|m| m
+            .contains("cannot be used (the checksum does not match")
+            && m.contains("training again from the start"))),
+        "{logs:?}"
+    );
+    app.stop().await;
+}
