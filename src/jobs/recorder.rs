@@ -106,6 +106,19 @@ impl CheckpointPolicy {
             every: (every_secs > 0).then(|| Duration::from_secs(every_secs)),
         }
     }
+
+    /// Whether a checkpoint is due after `completed_epoch` of `epochs`, `since_last` after the
+    /// previous one. Never after the last epoch: the model itself follows.
+    pub fn due_after_epoch(&self, completed_epoch: u64, epochs: u64, since_last: Duration) -> bool {
+        completed_epoch < epochs
+            && ((self.every_epochs > 0 && completed_epoch.is_multiple_of(self.every_epochs))
+                || self.time_is_up(since_last))
+    }
+
+    /// Whether `every` has passed, `since_last` after the previous checkpoint.
+    pub fn time_is_up(&self, since_last: Duration) -> bool {
+        self.every.is_some_and(|every| since_last >= every)
+    }
 }
 
 /// Where the recorder writes, and how it reaches the async side.
@@ -256,8 +269,7 @@ impl<'a> Recorder<'a> {
     fn time_is_up(&self) -> bool {
         self.sink
             .checkpoints
-            .every
-            .is_some_and(|every| self.last_checkpoint.elapsed() >= every)
+            .time_is_up(self.last_checkpoint.elapsed())
     }
 
     /// Flushes, then replaces the job's checkpoint with `checkpoint`. Nothing is saved when
@@ -460,12 +472,12 @@ impl Observer for Recorder<'_> {
     }
 
     fn checkpoint_due(&mut self, completed_epoch: usize) -> bool {
-        if self.fingerprint.is_none() || completed_epoch >= self.epochs {
-            // The last epoch is followed by the model itself.
-            return false;
-        }
-        let every = self.sink.checkpoints.every_epochs;
-        (every > 0 && (completed_epoch as u64).is_multiple_of(every)) || self.time_is_up()
+        self.fingerprint.is_some()
+            && self.sink.checkpoints.due_after_epoch(
+                completed_epoch as u64,
+                self.epochs as u64,
+                self.last_checkpoint.elapsed(),
+            )
     }
 
     fn checkpoint_due_within_epoch(&mut self, _step: u64) -> bool {
@@ -527,6 +539,22 @@ mod tests {
                    "layers": [{"index": 0, "name": "layers.0", "grad_norm": 0.31,
                                "weight_norm": 2.2, "update_ratio": 0.004}]})
         );
+    }
+
+    #[test]
+    fn checkpoints_come_every_n_epochs_or_t_seconds_whichever_is_first_but_not_at_the_end() {
+        let policy = CheckpointPolicy::new(10, 30);
+        let (soon, late) = (Duration::from_secs(1), Duration::from_secs(31));
+        assert!(!policy.due_after_epoch(9, 100, soon));
+        assert!(policy.due_after_epoch(10, 100, soon));
+        assert!(policy.due_after_epoch(11, 100, late));
+        assert!(!policy.due_after_epoch(100, 100, late), "the model follows");
+        let epochs_only = CheckpointPolicy::new(5, 0);
+        assert_eq!(epochs_only.every, None);
+        assert!(!epochs_only.due_after_epoch(4, 100, Duration::from_secs(3600)));
+        let never = CheckpointPolicy::new(0, 0);
+        assert!(!never.due_after_epoch(10, 100, Duration::from_secs(3600)));
+        assert!(!never.time_is_up(Duration::MAX));
     }
 
     #[test]
