@@ -2,12 +2,15 @@
 //! and runs until told to stop.
 //!
 //! Shutdown (SIGINT/SIGTERM in `main`, or [`App::shutdown_token`] in tests): the listener stops
-//! accepting, open SSE streams end, workers stop taking jobs, and running jobs are interrupted
-//! within one training step and put back in the queue (their partial records are dropped; the
-//! next start trains them from the beginning). Then the process exits.
+//! accepting, open SSE streams end with a `shutdown` event, workers stop taking jobs, and each
+//! running job is checkpointed at its next optimizer step and put back in the queue (the next
+//! start continues it from there). All of this within `--shutdown-timeout-secs`; whatever is
+//! not done by then is left behind (a job still running is requeued from its latest checkpoint
+//! at the next start), and the process exits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::jobs::JobQueue;
+use crate::jobs::recorder::CheckpointPolicy;
 use crate::jobs::worker::WorkerPool;
 use crate::store::{self, StoreError};
 
@@ -44,6 +48,7 @@ pub struct App {
     queue: Arc<JobQueue>,
     workers: WorkerPool,
     shutdown: CancellationToken,
+    shutdown_timeout: Duration,
 }
 
 impl App {
@@ -71,8 +76,17 @@ impl App {
             source,
         })?;
         let count = config.worker_count();
-        let workers = WorkerPool::start(&queue, count, tokio::runtime::Handle::current())
-            .map_err(AppError::Workers)?;
+        let checkpoints = CheckpointPolicy::new(
+            config.durability.checkpoint_every_epochs,
+            config.durability.checkpoint_every_secs,
+        );
+        let workers = WorkerPool::start(
+            &queue,
+            count,
+            tokio::runtime::Handle::current(),
+            checkpoints,
+        )
+        .map_err(AppError::Workers)?;
         tracing::info!(workers = count, "training threads started");
         Ok(App {
             listener,
@@ -81,6 +95,7 @@ impl App {
             queue,
             workers,
             shutdown,
+            shutdown_timeout: Duration::from_secs(config.durability.shutdown_timeout_secs),
         })
     }
 
@@ -99,7 +114,7 @@ impl App {
         Arc::clone(&self.queue)
     }
 
-    /// Serves until the shutdown token is cancelled, then drains.
+    /// Serves until the shutdown token is cancelled, then drains within the shutdown timeout.
     pub async fn run_until_stopped(self) -> Result<(), AppError> {
         let App {
             listener,
@@ -108,20 +123,58 @@ impl App {
             queue,
             workers,
             shutdown,
+            shutdown_timeout,
         } = self;
         tracing::info!("listening on http://{address}");
         let stop = shutdown.clone();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        // Interrupt running jobs (they go back to the queue) and wait for the threads, off the
-        // async threads since joining blocks.
-        let stopped = tokio::task::spawn_blocking(move || workers.stop()).await;
-        if stopped.is_err() {
-            tracing::error!("stopping the workers panicked");
+        let mut server = tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .into_future(),
+        );
+        let served_early = tokio::select! {
+            served = &mut server => Some(served),
+            () = shutdown.cancelled() => None,
+        };
+        let deadline = tokio::time::Instant::now() + shutdown_timeout;
+        // Checkpoint and requeue the running jobs on a plain thread: joining the workers
+        // blocks, and a thread still joining at the deadline must not hold the exit up (the
+        // runtime waits for `spawn_blocking` tasks when it is dropped).
+        let (stopped, workers_stopped) = tokio::sync::oneshot::channel();
+        let stopper = std::thread::Builder::new()
+            .name("trainyard-shutdown".into())
+            .spawn(move || {
+                workers.stop();
+                let _ = stopped.send(());
+            });
+        match stopper {
+            Ok(_) => match tokio::time::timeout_at(deadline, workers_stopped).await {
+                Ok(Ok(())) => tracing::info!("running jobs are checkpointed and back in the queue"),
+                Ok(Err(_)) => tracing::error!("stopping the workers panicked"),
+                Err(_) => tracing::warn!(
+                    timeout_secs = shutdown_timeout.as_secs(),
+                    "the workers did not stop in time; jobs still running are requeued from \
+                     their latest checkpoint at the next start"
+                ),
+            },
+            Err(error) => tracing::error!(%error, "cannot start the shutdown thread"),
         }
+        let served = match served_early {
+            Some(served) => served,
+            None => match tokio::time::timeout_at(deadline, &mut server).await {
+                Ok(served) => served,
+                Err(_) => {
+                    tracing::warn!("open connections did not close in time; leaving them");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            },
+        };
         drop(queue);
         tracing::info!("stopped");
-        served.map_err(AppError::Serve)
+        match served {
+            Ok(result) => result.map_err(AppError::Serve),
+            Err(join) => Err(AppError::Serve(std::io::Error::other(join.to_string()))),
+        }
     }
 }

@@ -71,6 +71,40 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub durability: Durability,
+}
+
+/// Checkpoints of running jobs and the bound on a graceful shutdown.
+#[derive(Debug, Clone, Args)]
+pub struct Durability {
+    /// Checkpoint a running job every this many epochs (or sooner, see
+    /// --checkpoint-every-secs); 0 turns the epoch trigger off. After a crash the job continues
+    /// from its latest checkpoint.
+    #[arg(long, env = "TRAINYARD_CHECKPOINT_EVERY_EPOCHS", default_value_t = 10)]
+    pub checkpoint_every_epochs: u64,
+
+    /// Checkpoint a running job when this many seconds have passed since its last checkpoint
+    /// (at the next optimizer step, inside an epoch if need be); 0 turns the time trigger off.
+    #[arg(long, env = "TRAINYARD_CHECKPOINT_EVERY_SECS", default_value_t = 30)]
+    pub checkpoint_every_secs: u64,
+
+    /// On SIGTERM or SIGINT, the longest the server takes to checkpoint its running jobs, put
+    /// them back in the queue and exit. Jobs not back by then are requeued from their latest
+    /// checkpoint at the next start.
+    #[arg(long, env = "TRAINYARD_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Durability {
+            checkpoint_every_epochs: 10,
+            checkpoint_every_secs: 30,
+            shutdown_timeout_secs: 10,
+        }
+    }
 }
 
 /// How log lines are written to standard error.
@@ -143,6 +177,7 @@ impl Config {
             workers: None,
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            durability: Durability::default(),
         }
     }
 
@@ -171,6 +206,19 @@ mod tests {
         assert_eq!(config.limits.max_queued_jobs, defaults.max_queued_jobs);
         assert_eq!(config.limits.max_predict_rows, defaults.max_predict_rows);
         assert_eq!(config.limits.max_sweep_jobs, defaults.max_sweep_jobs);
+        let durability = Durability::default();
+        assert_eq!(
+            config.durability.checkpoint_every_epochs,
+            durability.checkpoint_every_epochs
+        );
+        assert_eq!(
+            config.durability.checkpoint_every_secs,
+            durability.checkpoint_every_secs
+        );
+        assert_eq!(
+            config.durability.shutdown_timeout_secs,
+            durability.shutdown_timeout_secs
+        );
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database_url, "sqlite://trainyard.db");
     }
@@ -188,6 +236,10 @@ mod tests {
             "99",
             "--log-format",
             "json",
+            "--checkpoint-every-epochs",
+            "3",
+            "--shutdown-timeout-secs",
+            "2",
         ]);
         let Command::Serve(config) = cli.command else {
             panic!("not the serve command");
@@ -196,6 +248,8 @@ mod tests {
         assert_eq!(config.worker_count(), 3);
         assert_eq!(config.limits.max_parameters, 99);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.durability.checkpoint_every_epochs, 3);
+        assert_eq!(config.durability.shutdown_timeout_secs, 2);
     }
 
     #[test]

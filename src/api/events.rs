@@ -3,8 +3,9 @@
 //! Every event carries its id (the store's sequence number), so a client reconnecting with
 //! `Last-Event-ID` gets exactly what it missed. Event names are `status`, `epoch`, `step` and
 //! `log`; after the final status comes one `end` event (no id) and the stream closes. Comment
-//! lines (`: keep-alive`) are sent every 15 s of silence, and the stream ends when the server
-//! shuts down.
+//! lines (`: keep-alive`) are sent every 15 s of silence. When the server shuts down, the stream
+//! ends with one `shutdown` event (no id, data `{"message": …}`): reconnect later with
+//! `Last-Event-ID` to continue where it stopped.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -36,9 +37,19 @@ async fn events(
     LastEventId(after): LastEventId,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let rows = queue.events(&id, after).await?;
+    let stopping = shutdown.clone();
+    let farewell =
+        stream::once(async move { stopping.is_cancelled() }).filter_map(|stopped| async move {
+            stopped.then(|| {
+                let data = json!({"message": "the server is shutting down; reconnect with \
+                    Last-Event-ID to continue"});
+                Ok(Event::default().event("shutdown").data(data.to_string()))
+            })
+        });
     let events = rows
         .flat_map(|item| stream::iter(sse_events(item)))
-        .take_until(shutdown.cancelled_owned());
+        .take_until(shutdown.cancelled_owned())
+        .chain(farewell);
     Ok(Sse::new(events).keep_alive(
         KeepAlive::new()
             .interval(Duration::from_secs(15))

@@ -60,10 +60,11 @@ fn progress_parts(job: &JobRow) -> (Value, Value, Value) {
     let field = |name: &str| stored.get(name).cloned().unwrap_or(Value::Null);
     let progress = if stored.is_null() {
         json!({"epoch": 0, "epochs": job.epochs, "step": 0, "fraction": 0.0,
-               "eta_seconds": null})
+               "eta_seconds": null, "checkpoint": null})
     } else {
         json!({"epoch": field("epoch"), "epochs": job.epochs, "step": field("step"),
-               "fraction": field("fraction"), "eta_seconds": field("eta_seconds")})
+               "fraction": field("fraction"), "eta_seconds": field("eta_seconds"),
+               "checkpoint": field("checkpoint")})
     };
     (progress, field("latest"), field("best"))
 }

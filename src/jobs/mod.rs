@@ -2,6 +2,7 @@
 //! job emits. Knows `train`, `data` and the `Store` trait; never HTTP.
 
 pub mod catalog;
+pub mod checkpoint;
 pub mod datasets;
 pub mod descent;
 pub mod error;

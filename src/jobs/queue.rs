@@ -190,7 +190,7 @@ impl JobQueue {
         let events = self
             .store
             .requeue_running(
-                "requeued: the server stopped while the job was running",
+                "interrupted: server restarted; the job continues from its latest checkpoint, if any",
                 now_ms(),
             )
             .await?;

@@ -3,18 +3,24 @@
 //! the store in batches — at most every [`FLUSH_INTERVAL`] or [`FLUSH_RECORDS`] records — so
 //! that a fast job is not slowed down by one transaction per epoch. Each committed batch is
 //! then published to the job's live followers.
+//!
+//! It also decides when to checkpoint (every N epochs or T seconds, whichever comes first, and
+//! at a shutdown) and saves each checkpoint after flushing, so that the checkpoint's `last_seq`
+//! covers every record it has written. On a resume that had to start over (the checkpoint
+//! could not be read), it leaves out the records the store already holds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use super::checkpoint;
 use super::events::EventHub;
 use super::metrics::ServiceMetrics;
 use super::queue::now_ms;
 use super::worker::{RunControl, StopReason};
-use crate::store::{EventKind, NewEvent, Store};
-use crate::train::{EpochRecord, Observer, StepRecord};
+use crate::store::{CheckpointRecord, EventKind, EventRow, NewEvent, Store};
+use crate::train::{Checkpoint, EpochRecord, Observer, StepRecord};
 
 /// The longest a record waits in memory before it is written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -80,12 +86,57 @@ pub fn higher_is_better(monitor: &str) -> bool {
     monitor.ends_with("acc") || monitor.ends_with("accuracy")
 }
 
+/// Optimizer steps between two looks at the clock for a time-based checkpoint inside an
+/// epoch: reading the clock every step would cost more than a small network's step.
+const STEPS_PER_CLOCK_CHECK: u32 = 32;
+
+/// When running jobs are checkpointed: every `every_epochs` epochs (0: never for that reason)
+/// or when `every` has passed since the last one (`None`: never for that reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    pub every_epochs: u64,
+    pub every: Option<Duration>,
+}
+
+impl CheckpointPolicy {
+    /// The policy of the `--checkpoint-every-*` flags.
+    pub fn new(every_epochs: u64, every_secs: u64) -> Self {
+        CheckpointPolicy {
+            every_epochs,
+            every: (every_secs > 0).then(|| Duration::from_secs(every_secs)),
+        }
+    }
+
+    /// Whether a checkpoint is due after `completed_epoch` of `epochs`, `since_last` after the
+    /// previous one. Never after the last epoch: the model itself follows.
+    pub fn due_after_epoch(&self, completed_epoch: u64, epochs: u64, since_last: Duration) -> bool {
+        completed_epoch < epochs
+            && ((self.every_epochs > 0 && completed_epoch.is_multiple_of(self.every_epochs))
+                || self.time_is_up(since_last))
+    }
+
+    /// Whether `every` has passed, `since_last` after the previous checkpoint.
+    pub fn time_is_up(&self, since_last: Duration) -> bool {
+        self.every.is_some_and(|every| since_last >= every)
+    }
+}
+
 /// Where the recorder writes, and how it reaches the async side.
 pub struct Sink {
     pub store: Arc<dyn Store>,
     pub hub: Arc<EventHub>,
     pub metrics: Arc<ServiceMetrics>,
     pub runtime: tokio::runtime::Handle,
+    pub checkpoints: CheckpointPolicy,
+}
+
+/// The latest checkpoint this job has: where it is and when it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedCheckpoint {
+    pub epoch: u64,
+    pub step: u64,
+    pub last_seq: i64,
+    pub at: i64,
 }
 
 /// The observer of one attempt at one job.
@@ -107,6 +158,19 @@ pub struct Recorder<'a> {
     best: Option<(usize, f64)>,
     /// Training rows per epoch, counted into the service metrics.
     samples_per_epoch: u64,
+    /// The run's identity stamped on checkpoints; `None`: no checkpoints.
+    fingerprint: Option<[u8; 32]>,
+    /// The job's latest checkpoint, from this attempt or an earlier one.
+    saved: Option<SavedCheckpoint>,
+    last_checkpoint: Instant,
+    steps_since_clock_check: u32,
+    /// The highest `seq` written so far (the resumed checkpoint's `last_seq` at first).
+    last_seq: i64,
+    /// Epoch and step records up to this `(epoch, step)` are already stored: a run that
+    /// started over after an unreadable checkpoint does not write them again.
+    stored_until: Option<(u64, u64)>,
+    /// The epoch this attempt started from, for the ETA.
+    first_epoch: usize,
 }
 
 impl<'a> Recorder<'a> {
@@ -135,6 +199,130 @@ impl<'a> Recorder<'a> {
             latest: Value::Null,
             best: None,
             samples_per_epoch: 0,
+            fingerprint: None,
+            saved: None,
+            last_checkpoint: now,
+            steps_since_clock_check: 0,
+            last_seq: 0,
+            stored_until: None,
+            first_epoch: 0,
+        }
+    }
+
+    /// Turns checkpoints on, stamped with the run's fingerprint
+    /// (`jobs::checkpoint::fingerprint`).
+    pub fn with_checkpoints(mut self, fingerprint: [u8; 32]) -> Self {
+        self.fingerprint = Some(fingerprint);
+        self
+    }
+
+    /// The attempt continues from `saved`; `history` are the epoch records the job already
+    /// has (they seed the best epoch and the latest record).
+    pub fn resume_from(&mut self, saved: SavedCheckpoint, history: &[EventRow]) {
+        self.saved = Some(saved);
+        self.last_seq = saved.last_seq;
+        self.epoch = saved.epoch as usize;
+        self.first_epoch = self.epoch;
+        self.step = saved.step;
+        for row in history {
+            if let Ok(body) = serde_json::from_str::<Value>(&row.body) {
+                self.track_best(&body);
+                self.latest = body;
+            }
+        }
+    }
+
+    /// The attempt starts over although the store holds records up to `saved` (its
+    /// checkpoint could not be used): records up to there are not written again.
+    pub fn start_over_after(&mut self, saved: SavedCheckpoint) {
+        self.saved = Some(saved);
+        self.last_seq = saved.last_seq;
+        self.stored_until = Some((saved.epoch, saved.step));
+        self.epoch = 0;
+        self.first_epoch = 0;
+        self.step = 0;
+    }
+
+    /// The job's latest checkpoint, if any.
+    pub fn saved_checkpoint(&self) -> Option<SavedCheckpoint> {
+        self.saved
+    }
+
+    fn track_best(&mut self, body: &Value) {
+        let (Some(value), Some(epoch)) = (
+            body.get(&self.monitor).and_then(Value::as_f64),
+            body.get("epoch").and_then(Value::as_u64),
+        ) else {
+            return;
+        };
+        let better = match self.best {
+            None => true,
+            Some((_, best)) if higher_is_better(&self.monitor) => value > best,
+            Some((_, best)) => value < best,
+        };
+        if better {
+            self.best = Some((epoch as usize, value));
+        }
+    }
+
+    /// Whether `every` has passed since the last checkpoint.
+    fn time_is_up(&self) -> bool {
+        self.sink
+            .checkpoints
+            .time_is_up(self.last_checkpoint.elapsed())
+    }
+
+    /// Flushes, then replaces the job's checkpoint with `checkpoint`. Nothing is saved when
+    /// the flush failed (the checkpoint would claim records that are not stored).
+    fn save(&mut self, checkpoint: &Checkpoint) {
+        let Some(fingerprint) = self.fingerprint else {
+            return;
+        };
+        self.flush();
+        if !self.pending.is_empty() {
+            tracing::warn!(
+                job = self.job_id,
+                "records could not be written; the checkpoint is skipped"
+            );
+            return;
+        }
+        let at = now_ms();
+        let record = CheckpointRecord {
+            job_id: self.job_id.to_owned(),
+            attempt: self.attempt,
+            epoch: checkpoint.epoch as u64,
+            step: checkpoint.step,
+            last_seq: self.last_seq,
+            data: checkpoint::encode(checkpoint, &fingerprint),
+            created_at: at,
+        };
+        let store = Arc::clone(&self.sink.store);
+        match self.sink.runtime.block_on(store.save_checkpoint(record)) {
+            Ok(true) => {
+                self.last_checkpoint = Instant::now();
+                self.saved = Some(SavedCheckpoint {
+                    epoch: checkpoint.epoch as u64,
+                    step: checkpoint.step,
+                    last_seq: self.last_seq,
+                    at,
+                });
+                tracing::debug!(
+                    job = self.job_id,
+                    epoch = checkpoint.epoch,
+                    step = checkpoint.step,
+                    "checkpoint saved"
+                );
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    job = self.job_id,
+                    "the job was taken from this worker; stopping"
+                );
+                self.control.stop(StopReason::Shutdown);
+            }
+            Err(error) => {
+                tracing::error!(job = self.job_id, %error, "saving a checkpoint failed");
+            }
         }
     }
 
@@ -147,8 +335,9 @@ impl<'a> Recorder<'a> {
         };
         let eta = if done {
             Some(0.0)
-        } else if self.epoch > 0 {
-            let per_epoch = self.started.elapsed().as_secs_f64() / self.epoch as f64;
+        } else if self.epoch > self.first_epoch {
+            let per_epoch =
+                self.started.elapsed().as_secs_f64() / (self.epoch - self.first_epoch) as f64;
             Some(
                 ((self.epochs - self.epoch.min(self.epochs)) as f64 * per_epoch * 1000.0).round()
                     / 1000.0,
@@ -162,6 +351,9 @@ impl<'a> Recorder<'a> {
             best.insert(self.monitor.clone(), json!(value));
             Value::Object(best)
         });
+        let checkpoint = self
+            .saved
+            .map(|saved| json!({"epoch": saved.epoch, "step": saved.step, "at_ms": saved.at}));
         json!({
             "epoch": self.epoch,
             "step": self.step,
@@ -169,6 +361,7 @@ impl<'a> Recorder<'a> {
             "eta_seconds": eta,
             "latest": self.latest,
             "best": best,
+            "checkpoint": checkpoint,
         })
     }
 
@@ -208,7 +401,12 @@ impl<'a> Recorder<'a> {
                 );
                 self.control.stop(StopReason::Shutdown);
             }
-            Ok(rows) => self.sink.hub.publish(&rows),
+            Ok(rows) => {
+                if let Some(last) = rows.last() {
+                    self.last_seq = self.last_seq.max(last.seq);
+                }
+                self.sink.hub.publish(&rows);
+            }
             Err(error) => {
                 tracing::error!(job = self.job_id, %error, "writing records failed; will retry");
                 let mut retry = events;
@@ -242,22 +440,24 @@ impl Observer for Recorder<'_> {
         let body = epoch_json(record, duration_ms);
         self.epoch = record.epoch;
         self.step = record.step;
-        if let Some(value) = body.get(&self.monitor).and_then(Value::as_f64) {
-            let better = match self.best {
-                None => true,
-                Some((_, best)) if higher_is_better(&self.monitor) => value > best,
-                Some((_, best)) => value < best,
-            };
-            if better {
-                self.best = Some((record.epoch, value));
-            }
-        }
+        self.track_best(&body);
         self.latest = body.clone();
         self.sink.metrics.epoch_trained(self.samples_per_epoch);
-        self.push(EventKind::Epoch, Some(record.epoch as u64), body);
+        let stored = self
+            .stored_until
+            .is_some_and(|(epoch, _)| record.epoch as u64 <= epoch);
+        if !stored {
+            self.push(EventKind::Epoch, Some(record.epoch as u64), body);
+        }
     }
 
     fn on_step(&mut self, record: &StepRecord) {
+        if self
+            .stored_until
+            .is_some_and(|(_, step)| record.step <= step)
+        {
+            return;
+        }
         let body = json!({
             "epoch": record.epoch,
             "step": record.step,
@@ -269,6 +469,35 @@ impl Observer for Recorder<'_> {
 
     fn on_log(&mut self, message: &str) {
         self.log(message);
+    }
+
+    fn checkpoint_due(&mut self, completed_epoch: usize) -> bool {
+        self.fingerprint.is_some()
+            && self.sink.checkpoints.due_after_epoch(
+                completed_epoch as u64,
+                self.epochs as u64,
+                self.last_checkpoint.elapsed(),
+            )
+    }
+
+    fn checkpoint_due_within_epoch(&mut self, _step: u64) -> bool {
+        if self.fingerprint.is_none() || self.sink.checkpoints.every.is_none() {
+            return false;
+        }
+        self.steps_since_clock_check += 1;
+        if self.steps_since_clock_check < STEPS_PER_CLOCK_CHECK {
+            return false;
+        }
+        self.steps_since_clock_check = 0;
+        self.time_is_up()
+    }
+
+    fn checkpoint_on_cancel(&mut self) -> bool {
+        self.fingerprint.is_some() && self.control.reason() == Some(StopReason::Shutdown)
+    }
+
+    fn on_checkpoint(&mut self, checkpoint: &Checkpoint) {
+        self.save(checkpoint);
     }
 }
 
@@ -310,6 +539,22 @@ mod tests {
                    "layers": [{"index": 0, "name": "layers.0", "grad_norm": 0.31,
                                "weight_norm": 2.2, "update_ratio": 0.004}]})
         );
+    }
+
+    #[test]
+    fn checkpoints_come_every_n_epochs_or_t_seconds_whichever_is_first_but_not_at_the_end() {
+        let policy = CheckpointPolicy::new(10, 30);
+        let (soon, late) = (Duration::from_secs(1), Duration::from_secs(31));
+        assert!(!policy.due_after_epoch(9, 100, soon));
+        assert!(policy.due_after_epoch(10, 100, soon));
+        assert!(policy.due_after_epoch(11, 100, late));
+        assert!(!policy.due_after_epoch(100, 100, late), "the model follows");
+        let epochs_only = CheckpointPolicy::new(5, 0);
+        assert_eq!(epochs_only.every, None);
+        assert!(!epochs_only.due_after_epoch(4, 100, Duration::from_secs(3600)));
+        let never = CheckpointPolicy::new(0, 0);
+        assert!(!never.due_after_epoch(10, 100, Duration::from_secs(3600)));
+        assert!(!never.time_is_up(Duration::MAX));
     }
 
     #[test]

@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::checkpoint;
 use super::datasets::{StoreCatalog, decode_dataset};
 use super::model::{self, NewModel, decode_tensors};
 use super::prepare::{Prepared, prepare, uploaded_ids};
 use super::queue::{JobQueue, now_ms};
-use super::recorder::{Recorder, Sink};
+use super::recorder::{CheckpointPolicy, Recorder, SavedCheckpoint, Sink};
 use super::validate::{ValidatedJob, WarmStart, validate};
-use crate::store::{Finish, JobRow, JobStatus, Store};
-use crate::train::{self, TrainError};
+use crate::store::{CheckpointRecord, Finish, JobRow, JobStatus, Store};
+use crate::train::{self, Checkpoint, TrainError};
 
 /// How long an idle worker sleeps before looking at the queue again without being woken (a
 /// fallback: submissions ring the doorbell).
@@ -201,13 +202,15 @@ struct Shared {
 }
 
 impl WorkerPool {
-    /// Starts `count` threads named `trainyard-worker-{n}` that claim jobs from `queue`'s store.
-    /// `runtime` is the tokio runtime the store's futures run on; workers wait on it with
-    /// `block_on` from their own threads, never on its workers.
+    /// Starts `count` threads named `trainyard-worker-{n}` that claim jobs from `queue`'s store
+    /// and checkpoint them as `checkpoints` says. `runtime` is the tokio runtime the store's
+    /// futures run on; workers wait on it with `block_on` from their own threads, never on its
+    /// workers.
     pub fn start(
         queue: &JobQueue,
         count: usize,
         runtime: tokio::runtime::Handle,
+        checkpoints: CheckpointPolicy,
     ) -> std::io::Result<WorkerPool> {
         let shared = Arc::new(Shared {
             sink: Sink {
@@ -215,6 +218,7 @@ impl WorkerPool {
                 hub: Arc::clone(queue.hub()),
                 metrics: Arc::clone(queue.service_metrics()),
                 runtime,
+                checkpoints,
             },
             doorbell: Arc::clone(queue.doorbell()),
             running: Arc::clone(queue.running()),
@@ -237,8 +241,9 @@ impl WorkerPool {
         })
     }
 
-    /// Stops taking jobs, interrupts running ones (they go back to the queue) and waits for the
-    /// threads. Blocking: call it from a blocking context.
+    /// Stops taking jobs, interrupts running ones (each is checkpointed at its next step
+    /// boundary and goes back to the queue) and waits for the threads. Blocking: call it from
+    /// a blocking context.
     pub fn stop(mut self) {
         self.doorbell.close();
         self.running.stop_all(StopReason::Shutdown);
@@ -483,6 +488,75 @@ fn monitor(resolved: &Value, has_validation: bool) -> String {
     }
 }
 
+/// Gives a running attempt's job back to the queue and publishes its `queued` event.
+fn requeue(shared: &Shared, job: &JobRow, note: &str) {
+    let requeued = shared.sink.runtime.block_on(shared.sink.store.requeue_job(
+        &job.id,
+        job.attempt,
+        note,
+        now_ms(),
+    ));
+    match requeued {
+        Ok(Some(event)) => shared.sink.hub.publish(&[event]),
+        Ok(None) => {}
+        Err(error) => tracing::error!(job = %job.id, %error, "requeueing failed"),
+    }
+}
+
+/// The checkpoint this attempt continues from, read and checked; the recorder learns where
+/// the job's stored records end. A checkpoint that cannot be read is logged and the run starts
+/// over (without writing again the records the store has).
+fn resume_point(
+    shared: &Shared,
+    job: &JobRow,
+    fingerprint: &[u8; 32],
+    recorder: &mut Recorder<'_>,
+) -> Result<Option<Checkpoint>, crate::store::StoreError> {
+    let store = &shared.sink.store;
+    let record: CheckpointRecord = match shared.sink.runtime.block_on(store.checkpoint(&job.id))? {
+        Some(record) => record,
+        None => return Ok(None),
+    };
+    let saved = SavedCheckpoint {
+        epoch: record.epoch,
+        step: record.step,
+        last_seq: record.last_seq,
+        at: record.created_at,
+    };
+    match checkpoint::decode(&record.data, fingerprint) {
+        Ok(checkpoint)
+            if checkpoint.epoch as u64 == record.epoch && checkpoint.step == record.step =>
+        {
+            let history = shared
+                .sink
+                .runtime
+                .block_on(store.epochs(&job.id, 0, u32::MAX))
+                .unwrap_or_default();
+            recorder.resume_from(saved, &history);
+            recorder.log(&format!(
+                "resumed from checkpoint at epoch {}, step {}",
+                record.epoch, record.step
+            ));
+            tracing::info!(job = %job.id, epoch = record.epoch, step = record.step, "resuming");
+            Ok(Some(checkpoint))
+        }
+        outcome => {
+            let why = match outcome {
+                Err(error) => error.to_string(),
+                Ok(_) => "its epoch and step disagree with the stored row".to_owned(),
+            };
+            tracing::warn!(job = %job.id, %why, "the checkpoint cannot be used; starting over");
+            recorder.start_over_after(saved);
+            recorder.log(&format!(
+                "the checkpoint at epoch {}, step {} cannot be used ({why}); training again from \
+                 the start",
+                record.epoch, record.step
+            ));
+            Ok(None)
+        }
+    }
+}
+
 /// One attempt at one claimed job, from setup to its final status.
 fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
     // A cancel that reached the store between the claim and the registration of the flag.
@@ -514,6 +588,7 @@ fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
         prepared,
         catalog,
     } = setup;
+    let fingerprint = checkpoint::fingerprint(&job.resolved_spec, job.seed);
     let mut recorder = Recorder::new(
         &shared.sink,
         control,
@@ -521,16 +596,50 @@ fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
         job.attempt,
         plan.epochs,
         monitor(&resolved, prepared.validation.is_some()),
-    );
+    )
+    .with_checkpoints(fingerprint);
     recorder.count_samples(prepared.train.rows() as u64);
-    let fitted = train::fit(
+    let resume = match resume_point(shared, job, &fingerprint, &mut recorder) {
+        Ok(resume) => resume,
+        Err(error) => {
+            // Without knowing where the stored records end, training would write them twice:
+            // give the job back to the queue and let a later claim try again.
+            tracing::error!(job = %job.id, %error, "reading the checkpoint failed; requeueing");
+            requeue(
+                shared,
+                job,
+                "the checkpoint could not be read; the job waits for a retry",
+            );
+            return;
+        }
+    };
+    let mut fitted = train::fit(
         &plan,
         &prepared.train,
         prepared.validation.as_ref(),
-        None,
+        resume.as_ref(),
         &mut recorder,
         control.flag(),
     );
+    if let (Err(TrainError::Resume(why)), Some(_), Some(saved)) =
+        (&fitted, &resume, recorder.saved_checkpoint())
+    {
+        tracing::warn!(job = %job.id, %why, "the checkpoint does not fit the run; starting over");
+        recorder.start_over_after(saved);
+        recorder.log(&format!(
+            "the checkpoint at epoch {}, step {} does not fit the run ({why}); training again \
+             from the start",
+            saved.epoch, saved.step
+        ));
+        fitted = train::fit(
+            &plan,
+            &prepared.train,
+            prepared.validation.as_ref(),
+            None,
+            &mut recorder,
+            control.flag(),
+        );
+    }
     match fitted {
         Ok(result) => {
             let class_names = prepared.train.class_names.clone();
@@ -567,17 +676,15 @@ fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
             );
         }
         Err(TrainError::Cancelled { .. }) if control.reason() == Some(StopReason::Shutdown) => {
-            let requeued = shared.sink.runtime.block_on(shared.sink.store.requeue_job(
-                &job.id,
-                job.attempt,
-                "requeued: the server shut down while the job was running",
-                now_ms(),
-            ));
-            match requeued {
-                Ok(Some(event)) => shared.sink.hub.publish(&[event]),
-                Ok(None) => {}
-                Err(error) => tracing::error!(job = %job.id, %error, "requeueing failed"),
-            }
+            let note = match recorder.saved_checkpoint() {
+                Some(saved) => format!(
+                    "interrupted: the server shut down; the job continues from its checkpoint \
+                     at epoch {}, step {}",
+                    saved.epoch, saved.step
+                ),
+                None => "interrupted: the server shut down; the job starts over".to_owned(),
+            };
+            requeue(shared, job, &note);
         }
         Err(TrainError::Cancelled { epoch, step }) => {
             recorder.log(&format!("cancelled at epoch {epoch}, step {step}"));

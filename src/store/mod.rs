@@ -5,8 +5,10 @@
 //! The store speaks in plain records — ids, numbers, JSON text and byte blobs — that the `jobs`
 //! layer encodes and decodes; it knows nothing of tensors, specs or HTTP. Times are milliseconds
 //! since the Unix epoch (UTC). The trait returns boxed futures so that callers hold an
-//! `Arc<dyn Store>` and a second backend (PostgreSQL, with `FOR UPDATE SKIP LOCKED` claims) or
-//! checkpoint methods can be added without touching them.
+//! `Arc<dyn Store>` and a second backend (PostgreSQL, with `FOR UPDATE SKIP LOCKED` claims) can
+//! be added without touching them. A running job's latest checkpoint is one row, replaced
+//! atomically; putting the job back in the queue drops the records the checkpoint does not
+//! cover, so the next attempt continues from it without duplicates.
 
 pub mod sqlite;
 
@@ -281,6 +283,23 @@ pub enum DeleteJob {
     NotFound,
 }
 
+/// The latest checkpoint of a running job: the engine's state at an optimizer-step boundary,
+/// opaque bytes to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointRecord {
+    pub job_id: String,
+    /// The attempt that wrote it; a save from an attempt that no longer owns the job is refused.
+    pub attempt: i64,
+    /// Completed epochs.
+    pub epoch: u64,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// The `seq` of the job's last epoch/step event that the checkpoint covers (0 when none).
+    pub last_seq: i64,
+    pub data: Vec<u8>,
+    pub created_at: i64,
+}
+
 /// An uploaded dataset's description (without its matrix).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasetMeta {
@@ -450,11 +469,13 @@ pub trait Store: Send + Sync + 'static {
         events: Vec<NewEvent>,
         progress: Option<String>,
     ) -> StoreFuture<'a, Vec<EventRow>>;
-    /// Ends a running attempt; returns the appended events, the final status last. Empty when
-    /// the attempt no longer owns the job.
+    /// Ends a running attempt and deletes its checkpoint; returns the appended events, the
+    /// final status last. Empty when the attempt no longer owns the job.
     fn finish_job(&self, finish: Finish) -> StoreFuture<'_, Vec<EventRow>>;
-    /// Puts a running attempt back in the queue (server shutdown); its records are dropped,
-    /// since the next attempt starts from the beginning.
+    /// Puts a running attempt back in the queue (server shutdown). Its `epoch` and `step`
+    /// events after its checkpoint's `last_seq` are deleted (all of them without a
+    /// checkpoint), since the next attempt continues from the checkpoint; status and log
+    /// events stay.
     fn requeue_job<'a>(
         &'a self,
         job_id: &'a str,
@@ -462,9 +483,16 @@ pub trait Store: Send + Sync + 'static {
         note: &'a str,
         now: i64,
     ) -> StoreFuture<'a, Option<EventRow>>;
-    /// Puts every running job back in the queue (startup after a crash).
+    /// Puts every running job back in the queue (startup after a crash), dropping records after
+    /// each one's checkpoint as [`Store::requeue_job`] does.
     fn requeue_running<'a>(&'a self, note: &'a str, now: i64) -> StoreFuture<'a, Vec<EventRow>>;
     fn delete_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteJob>;
+
+    /// Replaces the job's checkpoint in one transaction; `false` (nothing written) when the
+    /// attempt no longer owns the job (it is not running, or its attempt number moved on).
+    fn save_checkpoint(&self, checkpoint: CheckpointRecord) -> StoreFuture<'_, bool>;
+    /// The job's latest checkpoint.
+    fn checkpoint<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<CheckpointRecord>>;
 
     /// Events of a job with `seq > after`, oldest first.
     fn events<'a>(

@@ -14,9 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{
-    CancelJob, DatasetMeta, DatasetQuery, DatasetRecord, DeleteDataset, DeleteJob, EventKind,
-    EventRow, Finish, ImportedModelRecord, InsertJob, JobQuery, JobRow, JobStatus, ModelRecord,
-    NewEvent, NewJob, Store, StoreError, StoreFuture,
+    CancelJob, CheckpointRecord, DatasetMeta, DatasetQuery, DatasetRecord, DeleteDataset,
+    DeleteJob, EventKind, EventRow, Finish, ImportedModelRecord, InsertJob, JobQuery, JobRow,
+    JobStatus, ModelRecord, NewEvent, NewJob, Store, StoreError, StoreFuture,
 };
 use super::{
     CancelSweep, DeleteSweep, InsertSweep, NewSweep, SweepEntry, SweepJob, SweepQuery, SweepRow,
@@ -29,6 +29,8 @@ const JOB_COLUMNS: &str = "id, name, status, priority, spec, resolved_spec, seed
     attempt, worker, progress, error, weights_sha256";
 
 const EVENT_COLUMNS: &str = "seq, job_id, kind, epoch, body, at";
+
+const CHECKPOINT_COLUMNS: &str = "job_id, attempt, epoch, step, last_seq, data, created_at";
 
 const DATASET_COLUMNS: &str = "id, name, rows, features, classes, label_column, meta, created_at";
 
@@ -109,6 +111,18 @@ fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<EventRow, StoreError>
     })
 }
 
+fn checkpoint_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CheckpointRecord, StoreError> {
+    Ok(CheckpointRecord {
+        job_id: row.try_get("job_id")?,
+        attempt: row.try_get("attempt")?,
+        epoch: to_u64(row.try_get("epoch")?, "checkpoint epoch")?,
+        step: to_u64(row.try_get("step")?, "checkpoint step")?,
+        last_seq: row.try_get("last_seq")?,
+        data: row.try_get("data")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 fn dataset_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DatasetMeta, StoreError> {
     let classes: Option<i64> = row.try_get("classes")?;
     Ok(DatasetMeta {
@@ -166,6 +180,15 @@ async fn append_status(
         at,
     };
     append_event(conn, job_id, &event).await
+}
+
+/// A job's checkpoint is of no use once it has ended.
+async fn delete_checkpoint(conn: &mut SqliteConnection, job_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM checkpoints WHERE job_id = $1")
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn fetch_job(conn: &mut SqliteConnection, id: &str) -> Result<Option<JobRow>, StoreError> {
@@ -335,6 +358,7 @@ impl SqliteStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+                delete_checkpoint(&mut tx, id).await?;
                 let event = append_status(
                     &mut tx,
                     id,
@@ -452,6 +476,7 @@ impl SqliteStore {
         .bind(&finish.job_id)
         .execute(&mut *tx)
         .await?;
+        delete_checkpoint(&mut tx, &finish.job_id).await?;
         rows.push(
             append_status(
                 &mut tx,
@@ -481,10 +506,15 @@ impl SqliteStore {
         .bind(job_id)
         .execute(&mut *conn)
         .await?;
-        sqlx::query("DELETE FROM job_events WHERE job_id = $1 AND kind <> 'status'")
-            .bind(job_id)
-            .execute(&mut *conn)
-            .await?;
+        // The next attempt continues from the checkpoint: what it does not cover goes, so that
+        // the records are written again rather than twice. Status and log events are history.
+        sqlx::query(
+            "DELETE FROM job_events WHERE job_id = $1 AND kind IN ('epoch', 'step') \
+               AND seq > COALESCE((SELECT last_seq FROM checkpoints WHERE job_id = $1), 0)",
+        )
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
         append_status(conn, job_id, JobStatus::Queued, Some(note), None, now).await
     }
 
@@ -543,6 +573,43 @@ impl SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(DeleteJob::Deleted)
+    }
+
+    async fn save_checkpoint_inner(
+        &self,
+        checkpoint: CheckpointRecord,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !Self::owns(&mut tx, &checkpoint.job_id, checkpoint.attempt).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO checkpoints (job_id, attempt, epoch, step, last_seq, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, \
+               epoch = excluded.epoch, step = excluded.step, last_seq = excluded.last_seq, \
+               data = excluded.data, created_at = excluded.created_at",
+        )
+        .bind(&checkpoint.job_id)
+        .bind(checkpoint.attempt)
+        .bind(to_i64(checkpoint.epoch, "checkpoint epoch")?)
+        .bind(to_i64(checkpoint.step, "checkpoint step")?)
+        .bind(checkpoint.last_seq)
+        .bind(&checkpoint.data)
+        .bind(checkpoint.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn checkpoint_inner(&self, job_id: &str) -> Result<Option<CheckpointRecord>, StoreError> {
+        let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE job_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(checkpoint_from_row).transpose()
     }
 
     async fn events_inner(
@@ -987,6 +1054,7 @@ impl SqliteStore {
             .bind(job_id)
             .execute(&mut *tx)
             .await?;
+            delete_checkpoint(&mut tx, job_id).await?;
             cancelled.push(
                 append_status(
                     &mut tx,
@@ -1133,6 +1201,14 @@ impl Store for SqliteStore {
 
     fn delete_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteJob> {
         Box::pin(self.delete_job_inner(id))
+    }
+
+    fn save_checkpoint(&self, checkpoint: CheckpointRecord) -> StoreFuture<'_, bool> {
+        Box::pin(self.save_checkpoint_inner(checkpoint))
+    }
+
+    fn checkpoint<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<CheckpointRecord>> {
+        Box::pin(self.checkpoint_inner(job_id))
     }
 
     fn events<'a>(
@@ -1550,6 +1626,7 @@ mod tests {
             .await;
         assert!(matches!(missing, Ok(InsertJob::DatasetMissing { .. })));
     }
+
     fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
         NewSweep {
             id: id.to_owned(),
@@ -1669,5 +1746,237 @@ mod tests {
             db.store.delete_sweep("s1").await.ok(),
             Some(DeleteSweep::NotFound)
         );
+    }
+
+    fn step(epoch: u64, n: u64) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Step,
+            epoch: Some(epoch),
+            body: format!(r#"{{"step":{n}}}"#),
+            at: 1,
+        }
+    }
+
+    fn log(message: &str) -> NewEvent {
+        NewEvent {
+            kind: EventKind::Log,
+            epoch: None,
+            body: format!(r#"{{"message":"{message}"}}"#),
+            at: 1,
+        }
+    }
+
+    fn checkpoint(attempt: i64, epoch: u64, last_seq: i64, data: &[u8]) -> CheckpointRecord {
+        CheckpointRecord {
+            job_id: "a".into(),
+            attempt,
+            epoch,
+            step: epoch * 7,
+            last_seq,
+            data: data.to_vec(),
+            created_at: 20 + epoch as i64,
+        }
+    }
+
+    /// The bodies of the job's events of `kind`, oldest first.
+    async fn bodies(store: &SqliteStore, kind: EventKind) -> Vec<String> {
+        store
+            .events("a", 0, 100)
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.body)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_is_saved_only_by_the_attempt_that_owns_the_job() {
+        let db = open().await;
+        insert(&db.store, new_job("a", 0, 1)).await;
+        assert!(
+            !db.store
+                .save_checkpoint(checkpoint(1, 1, 0, b"queued"))
+                .await
+                .expect("no error"),
+            "a queued job takes no checkpoint"
+        );
+        let first = claim(&db.store).await.expect("claimed");
+        assert!(
+            db.store
+                .save_checkpoint(checkpoint(first.attempt, 1, 0, b"one"))
+                .await
+                .expect("saved")
+        );
+        db.store
+            .requeue_running("restart", 6)
+            .await
+            .expect("requeue");
+        let second = claim(&db.store).await.expect("claimed again");
+        assert!(
+            !db.store
+                .save_checkpoint(checkpoint(first.attempt, 2, 0, b"stale"))
+                .await
+                .expect("no error"),
+            "the first attempt lost the job"
+        );
+        let kept = db.store.checkpoint("a").await.expect("read").expect("one");
+        assert_eq!(kept, checkpoint(first.attempt, 1, 0, b"one"));
+        assert!(
+            db.store
+                .save_checkpoint(checkpoint(second.attempt, 3, 0, b"three"))
+                .await
+                .expect("saved")
+        );
+        assert_eq!(
+            db.store.checkpoint("a").await.expect("read"),
+            Some(checkpoint(second.attempt, 3, 0, b"three")),
+            "the row is replaced, with the new attempt"
+        );
+    }
+
+    #[tokio::test]
+    async fn requeueing_drops_the_records_after_the_checkpoint_and_keeps_history_and_logs() {
+        let db = open().await;
+        insert(&db.store, new_job("a", 0, 1)).await;
+        let job = claim(&db.store).await.expect("claimed");
+        let covered = db
+            .store
+            .record(
+                "a",
+                job.attempt,
+                vec![epoch(1), step(2, 9), log("kept")],
+                None,
+            )
+            .await
+            .expect("recorded");
+        let last_seq = covered[1].seq;
+        assert!(
+            db.store
+                .save_checkpoint(checkpoint(job.attempt, 1, last_seq, b"cp"))
+                .await
+                .expect("saved")
+        );
+        db.store
+            .record(
+                "a",
+                job.attempt,
+                vec![step(2, 10), epoch(2), log("also kept")],
+                None,
+            )
+            .await
+            .expect("recorded");
+        let requeued = db
+            .store
+            .requeue_job("a", job.attempt, "interrupted", 7)
+            .await
+            .expect("requeue");
+        assert!(requeued.is_some());
+        assert_eq!(
+            bodies(&db.store, EventKind::Epoch).await,
+            [r#"{"epoch":1}"#]
+        );
+        assert_eq!(bodies(&db.store, EventKind::Step).await, [r#"{"step":9}"#]);
+        assert_eq!(bodies(&db.store, EventKind::Log).await.len(), 2);
+        assert_eq!(bodies(&db.store, EventKind::Status).await.len(), 3);
+        assert_eq!(
+            db.store
+                .checkpoint("a")
+                .await
+                .expect("read")
+                .map(|c| c.last_seq),
+            Some(last_seq),
+            "the checkpoint survives the requeue"
+        );
+
+        // Without a checkpoint every epoch and step record goes.
+        insert(&db.store, new_job("b", -1, 2)).await;
+        let again = claim(&db.store).await.expect("a again");
+        assert_eq!(again.id, "a");
+        let other = claim(&db.store).await.expect("b");
+        db.store
+            .record("b", other.attempt, vec![epoch(1), step(1, 1)], None)
+            .await
+            .expect("recorded");
+        let requeued = db
+            .store
+            .requeue_running("restart", 8)
+            .await
+            .expect("requeue");
+        assert_eq!(requeued.len(), 2);
+        assert!(
+            db.store
+                .epochs("b", 0, 10)
+                .await
+                .expect("epochs")
+                .is_empty()
+        );
+        assert_eq!(db.store.epochs("a", 0, 10).await.expect("epochs").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_goes_when_the_job_ends_or_is_deleted() {
+        let db = open().await;
+        insert(&db.store, new_job("a", 0, 1)).await;
+        let job = claim(&db.store).await.expect("claimed");
+        db.store
+            .save_checkpoint(checkpoint(job.attempt, 1, 0, b"cp"))
+            .await
+            .expect("saved");
+        db.store
+            .finish_job(Finish {
+                job_id: "a".into(),
+                attempt: job.attempt,
+                status: JobStatus::Succeeded,
+                error: None,
+                progress: None,
+                events: Vec::new(),
+                model: None,
+                at: 9,
+            })
+            .await
+            .expect("finish");
+        assert_eq!(db.store.checkpoint("a").await.expect("read"), None);
+
+        // A queued job with a checkpoint (interrupted earlier) that is cancelled.
+        insert(&db.store, new_job("b", 0, 2)).await;
+        let job = claim(&db.store).await.expect("claimed");
+        let saved = CheckpointRecord {
+            job_id: "b".into(),
+            ..checkpoint(job.attempt, 1, 0, b"cp")
+        };
+        db.store.save_checkpoint(saved).await.expect("saved");
+        db.store
+            .requeue_job("b", job.attempt, "interrupted", 3)
+            .await
+            .expect("requeue");
+        assert!(db.store.checkpoint("b").await.expect("read").is_some());
+        assert!(matches!(
+            db.store.request_cancel("b", 4).await,
+            Ok(CancelJob::Cancelled { .. })
+        ));
+        assert_eq!(db.store.checkpoint("b").await.expect("read"), None);
+
+        // And with the job: the cascade.
+        insert(&db.store, new_job("c", 0, 3)).await;
+        let job = claim(&db.store).await.expect("claimed");
+        let saved = CheckpointRecord {
+            job_id: "c".into(),
+            ..checkpoint(job.attempt, 1, 0, b"cp")
+        };
+        db.store.save_checkpoint(saved).await.expect("saved");
+        sqlx::query("UPDATE jobs SET status = 'failed' WHERE id = 'c'")
+            .execute(&db.store.pool)
+            .await
+            .expect("forced to an end");
+        assert_eq!(
+            db.store.delete_job("c").await.ok(),
+            Some(DeleteJob::Deleted)
+        );
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM checkpoints")
+            .fetch_one(&db.store.pool)
+            .await
+            .expect("count");
+        assert_eq!(left, 0);
     }
 }

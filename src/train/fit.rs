@@ -14,8 +14,12 @@
 //! the end whenever a snapshot exists (Keras 3, §6.5).
 //!
 //! Every random draw comes from a stream keyed by the seed and the epoch, so a run resumed
-//! from an end-of-epoch [`Checkpoint`] continues bit for bit. The step loop allocates nothing:
-//! every buffer is sized for a full batch, and a partial batch uses a prefix.
+//! from a [`Checkpoint`] continues bit for bit: one taken at an epoch's end needs no generator
+//! state; one taken between two steps of an epoch ([`EpochProgress`]: when the observer asks
+//! for a time-based one, or when the cancel flag stops a run whose observer wants one) also
+//! carries the batch index, the epoch's running sums and the word positions of the dropout
+//! and augmentation streams. The step loop allocates nothing: every buffer is sized for a full
+//! batch, and a partial batch uses a prefix.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,6 +52,18 @@ pub trait Observer {
     fn checkpoint_due(&mut self, _completed_epoch: usize) -> bool {
         false
     }
+    /// Asked after every optimizer step that does not end its epoch (`step` counts all steps
+    /// taken): should a checkpoint of this step boundary be taken now? Lets time-based
+    /// checkpoints land inside long epochs.
+    fn checkpoint_due_within_epoch(&mut self, _step: u64) -> bool {
+        false
+    }
+    /// Asked when the cancel flag stops the run between two steps: should a checkpoint of that
+    /// boundary be handed to [`Observer::on_checkpoint`] before `fit` returns
+    /// [`TrainError::Cancelled`]? (A server shutting down wants one; a user's cancel does not.)
+    fn checkpoint_on_cancel(&mut self) -> bool {
+        false
+    }
     fn on_checkpoint(&mut self, _checkpoint: &Checkpoint) {}
 }
 
@@ -65,7 +81,8 @@ pub struct FitResult {
     pub best_epoch: Option<usize>,
 }
 
-/// The state of a run at the end of an epoch, as plain data a store can persist.
+/// The state of a run at an optimizer-step boundary, as plain data a store can persist: the
+/// end of an epoch, or a point inside one ([`Checkpoint::within_epoch`]).
 ///
 /// `tensors` holds the network's tensors under their names, the optimizer's slots as
 /// `optimizer.{variable}.{slot}`, and early stopping's best-weights snapshot as
@@ -80,6 +97,26 @@ pub struct Checkpoint {
     pub step: u64,
     pub tensors: Vec<Tensor>,
     pub scalars: Vec<(String, f64)>,
+    /// How far into epoch `epoch + 1` the run was; `None` at an epoch boundary.
+    pub within_epoch: Option<EpochProgress>,
+}
+
+/// Where a run stood inside an epoch. The epoch's row order comes back from its seeded
+/// shuffle; the rest of what the remaining steps and the epoch record depend on is here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochProgress {
+    /// Batches (optimizer steps) of the epoch already taken; at least one.
+    pub batches: usize,
+    /// `Σ loss × batch rows` so far.
+    pub loss_sum: f64,
+    /// Training metric sums so far, in `plan.metrics` order.
+    pub metric_sums: Vec<f64>,
+    /// Per-kernel sums of gradient norms and update ratios so far, in forward order.
+    pub grad_norm_sums: Vec<f64>,
+    pub ratio_sums: Vec<f64>,
+    /// Word positions of the epoch's dropout and augmentation streams.
+    pub dropout_position: u128,
+    pub augmentation_position: u128,
 }
 
 /// Why training did not produce a model.
@@ -201,6 +238,7 @@ pub fn fit(
         ratio_sums: Vec::new(),
         metric_sums: vec![0.0; plan.metrics.len()],
         val_metric_sums: vec![0.0; plan.metrics.len()],
+        resume_within: resume.and_then(|c| c.within_epoch.clone()),
     };
     run.previous = run
         .kernels
@@ -222,10 +260,16 @@ pub fn fit(
                 epoch,
                 &mut network,
                 &mut optimizer,
-                train,
-                features,
-                train_values,
-                validation,
+                Saved {
+                    early_stopping: early_stopping.as_ref(),
+                    snapshot: snapshot.as_deref(),
+                },
+                Inputs {
+                    train,
+                    features,
+                    train_values,
+                    validation,
+                },
             )?;
             epochs_run = epoch + 1;
             run.observer.on_epoch(&record);
@@ -254,6 +298,7 @@ pub fn fit(
                     &optimizer,
                     early_stopping.as_ref(),
                     snapshot.as_deref(),
+                    None,
                 );
                 run.observer.on_checkpoint(&checkpoint);
             }
@@ -309,20 +354,45 @@ struct Run<'a> {
     metric_sums: Vec<f64>,
     /// Validation metrics, kept apart so that evaluating never overwrites the training sums.
     val_metric_sums: Vec<f64>,
+    /// Where the first epoch run continues from, when resuming inside an epoch.
+    resume_within: Option<EpochProgress>,
+}
+
+/// The state besides the network and the optimizer that a checkpoint holds.
+#[derive(Clone, Copy)]
+struct Saved<'a> {
+    early_stopping: Option<&'a EarlyStopping>,
+    snapshot: Option<&'a [Vec<f32>]>,
+}
+
+/// The training data as the step loop reads it.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    train: &'a Dataset,
+    /// `train.features` in row-major order.
+    features: &'a [f32],
+    /// `train`'s regression targets in row-major order.
+    train_values: Option<&'a [f32]>,
+    validation: Option<&'a Dataset>,
 }
 
 impl Run<'_> {
-    #[allow(clippy::too_many_arguments)]
+    /// Epoch `epoch` (0-based), from its first batch or from where [`Run::resume_within`] left
+    /// it; checkpoints inside it when the observer asks.
     fn epoch(
         &mut self,
         epoch: usize,
         network: &mut Network,
         optimizer: &mut Optimizer,
-        train: &Dataset,
-        features: &[f32],
-        train_values: Option<&[f32]>,
-        validation: Option<&Dataset>,
+        saved: Saved<'_>,
+        inputs: Inputs<'_>,
     ) -> Result<EpochRecord, TrainError> {
+        let Inputs {
+            train,
+            features,
+            train_values,
+            validation,
+        } = inputs;
         let plan = self.plan;
         let rows = self.order.len();
         let (in_width, out_width) = (self.in_width, self.out_width);
@@ -336,12 +406,53 @@ impl Run<'_> {
         self.metric_sums.fill(0.0);
         let mut loss_sum = 0.0f64;
         let mut steps_this_epoch = 0usize;
+        if let Some(progress) = self.resume_within.take() {
+            loss_sum = progress.loss_sum;
+            steps_this_epoch = progress.batches;
+            self.continue_from(&progress, rows)?;
+            dropout.set_word_pos(progress.dropout_position);
+            augmentation_rng.set_word_pos(progress.augmentation_position);
+        }
+        // Where epoch `epoch` stands after `batches` steps, for a checkpoint inside it.
+        let progress = |run: &Run<'_>,
+                        batches: usize,
+                        loss_sum: f64,
+                        dropout: &rand_chacha::ChaCha8Rng,
+                        augmentation_rng: &rand_chacha::ChaCha8Rng| {
+            (batches > 0).then(|| EpochProgress {
+                batches,
+                loss_sum,
+                metric_sums: run.metric_sums.clone(),
+                grad_norm_sums: run.grad_norm_sums.clone(),
+                ratio_sums: run.ratio_sums.clone(),
+                dropout_position: dropout.get_word_pos(),
+                augmentation_position: augmentation_rng.get_word_pos(),
+            })
+        };
 
-        let mut start = 0;
+        let mut start = steps_this_epoch * self.batch_size;
         while start < rows {
             let n = self.batch_size.min(rows - start);
             let step = optimizer.iterations();
             if self.cancel.load(Ordering::Relaxed) {
+                if self.observer.checkpoint_on_cancel() {
+                    let within = progress(
+                        self,
+                        steps_this_epoch,
+                        loss_sum,
+                        &dropout,
+                        &augmentation_rng,
+                    );
+                    let checkpoint = take_checkpoint(
+                        epoch,
+                        network,
+                        optimizer,
+                        saved.early_stopping,
+                        saved.snapshot,
+                        within,
+                    );
+                    self.observer.on_checkpoint(&checkpoint);
+                }
                 return Err(TrainError::Cancelled {
                     epoch: epoch + 1,
                     step,
@@ -429,6 +540,28 @@ impl Run<'_> {
                 });
             }
             start += n;
+            if start < rows
+                && self
+                    .observer
+                    .checkpoint_due_within_epoch(optimizer.iterations())
+            {
+                let within = progress(
+                    self,
+                    steps_this_epoch,
+                    loss_sum,
+                    &dropout,
+                    &augmentation_rng,
+                );
+                let checkpoint = take_checkpoint(
+                    epoch,
+                    network,
+                    optimizer,
+                    saved.early_stopping,
+                    saved.snapshot,
+                    within,
+                );
+                self.observer.on_checkpoint(&checkpoint);
+            }
         }
 
         let (val_loss, val_metrics) = match validation {
@@ -477,6 +610,31 @@ impl Run<'_> {
             learning_rate,
             layers,
         })
+    }
+
+    /// Puts back the sums of an epoch resumed after `progress.batches` steps, after checking
+    /// that they fit this run.
+    fn continue_from(&mut self, progress: &EpochProgress, rows: usize) -> Result<(), TrainError> {
+        let fits = progress.batches > 0
+            && progress.batches * self.batch_size < rows
+            && progress.metric_sums.len() == self.metric_sums.len()
+            && progress.grad_norm_sums.len() == self.grad_norm_sums.len()
+            && progress.ratio_sums.len() == self.ratio_sums.len();
+        if !fits {
+            return Err(TrainError::Resume(format!(
+                "its position inside the epoch (batch {} of a {rows}-row epoch in batches of {}, \
+                 {} metric and {} kernel sums) does not fit this run",
+                progress.batches,
+                self.batch_size,
+                progress.metric_sums.len(),
+                progress.grad_norm_sums.len(),
+            )));
+        }
+        self.metric_sums.copy_from_slice(&progress.metric_sums);
+        self.grad_norm_sums
+            .copy_from_slice(&progress.grad_norm_sums);
+        self.ratio_sums.copy_from_slice(&progress.ratio_sums);
+        Ok(())
     }
 
     /// One optimizer apply over every trainable variable, with the layer statistics; an
@@ -879,6 +1037,7 @@ fn take_checkpoint(
     optimizer: &Optimizer,
     early_stopping: Option<&EarlyStopping>,
     snapshot: Option<&[Vec<f32>]>,
+    within_epoch: Option<EpochProgress>,
 ) -> Checkpoint {
     let mut tensors = network.tensors();
     let state = optimizer.state();
@@ -919,6 +1078,7 @@ fn take_checkpoint(
         step: optimizer.iterations(),
         tensors,
         scalars,
+        within_epoch,
     }
 }
 
@@ -932,7 +1092,8 @@ fn restore(
     snapshot: &mut Option<Vec<Vec<f32>>>,
 ) -> Result<usize, TrainError> {
     let fail = |message: String| TrainError::Resume(message);
-    if checkpoint.epoch > plan.epochs {
+    let unfinished = usize::from(checkpoint.within_epoch.is_some());
+    if checkpoint.epoch + unfinished > plan.epochs {
         return Err(fail(format!(
             "it was taken after epoch {}, the plan has {} epochs",
             checkpoint.epoch, plan.epochs
@@ -1106,6 +1267,11 @@ mod tests {
         checkpoint_after: Option<usize>,
         checkpoints: Vec<Checkpoint>,
         cancel_after: Option<(usize, &'a AtomicBool)>,
+        /// Checkpoint after this optimizer step (inside an epoch).
+        checkpoint_at_step: Option<u64>,
+        /// Raise the cancel flag after this optimizer step (needs step records every step).
+        cancel_at_step: Option<(u64, &'a AtomicBool)>,
+        checkpoint_on_cancel: bool,
     }
 
     impl Observer for Recorder<'_> {
@@ -1119,12 +1285,23 @@ mod tests {
         }
         fn on_step(&mut self, record: &StepRecord) {
             self.steps.push(*record);
+            if let Some((step, flag)) = self.cancel_at_step
+                && step == record.step
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
         }
         fn on_log(&mut self, message: &str) {
             self.logs.push(message.to_string());
         }
         fn checkpoint_due(&mut self, completed_epoch: usize) -> bool {
             self.checkpoint_after == Some(completed_epoch)
+        }
+        fn checkpoint_due_within_epoch(&mut self, step: u64) -> bool {
+            self.checkpoint_at_step == Some(step)
+        }
+        fn checkpoint_on_cancel(&mut self) -> bool {
+            self.checkpoint_on_cancel
         }
         fn on_checkpoint(&mut self, checkpoint: &Checkpoint) {
             self.checkpoints.push(checkpoint.clone());
@@ -1348,6 +1525,129 @@ mod tests {
         .unwrap();
         assert_eq!(resumed, whole.unwrap());
         assert_eq!(second_half.epochs, whole_records.epochs[2..]);
+    }
+
+    /// [`busy_plan`] with augmentation noise too, so that every per-step stream is in play,
+    /// and a step record every step.
+    fn busiest_plan(epochs: usize) -> Plan {
+        let mut plan = busy_plan(epochs);
+        plan.augmentation = Some(crate::data::Augmentation {
+            gaussian_noise: 0.05,
+            shift: 0,
+        });
+        plan.log_every_steps = Some(1);
+        plan
+    }
+
+    #[test]
+    fn a_run_stopped_mid_epoch_and_resumed_matches_an_uninterrupted_one_bit_for_bit() {
+        let (train, val) = (blobs(40, 0.0), blobs(13, 5.0));
+        let plan = busiest_plan(5);
+        let (whole, whole_records) = run(&plan, &train, Some(&val));
+        let whole = whole.unwrap();
+        // 6 steps per epoch: step 15 is the third batch of the third epoch.
+        let flag = AtomicBool::new(false);
+        let mut first = Recorder {
+            cancel_at_step: Some((15, &flag)),
+            checkpoint_on_cancel: true,
+            ..Recorder::default()
+        };
+        let stopped = fit(&plan, &train, Some(&val), None, &mut first, &flag);
+        assert_eq!(stopped, Err(TrainError::Cancelled { epoch: 3, step: 15 }));
+        let checkpoint = first
+            .checkpoints
+            .last()
+            .expect("a checkpoint at the cancel");
+        assert_eq!((checkpoint.epoch, checkpoint.step), (2, 15));
+        let within = checkpoint.within_epoch.as_ref().expect("inside an epoch");
+        assert_eq!(within.batches, 3);
+        assert!(within.dropout_position > 0 && within.augmentation_position > 0);
+
+        let mut second = Recorder::default();
+        let resumed = fit(
+            &plan,
+            &train,
+            Some(&val),
+            Some(checkpoint),
+            &mut second,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(resumed, whole);
+        assert_eq!(second.epochs, whole_records.epochs[2..]);
+        assert_eq!(second.steps, whole_records.steps[15..]);
+    }
+
+    #[test]
+    fn a_checkpoint_taken_inside_an_epoch_resumes_bit_for_bit_and_training_goes_on() {
+        let (train, val) = (blobs(40, 0.0), blobs(13, 5.0));
+        let plan = busiest_plan(4);
+        let (whole, whole_records) = run(&plan, &train, Some(&val));
+        let mut first = Recorder {
+            checkpoint_at_step: Some(10),
+            ..Recorder::default()
+        };
+        let finished = fit(
+            &plan,
+            &train,
+            Some(&val),
+            None,
+            &mut first,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(finished, whole, "taking a checkpoint changes nothing");
+        assert_eq!(first.epochs, whole_records.epochs);
+        let checkpoint = &first.checkpoints[0];
+        assert_eq!((checkpoint.epoch, checkpoint.step), (1, 10));
+        let mut second = Recorder::default();
+        let resumed = fit(
+            &plan,
+            &train,
+            Some(&val),
+            Some(checkpoint),
+            &mut second,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(resumed, whole);
+        assert_eq!(second.epochs, whole_records.epochs[1..]);
+    }
+
+    #[test]
+    fn a_cancel_at_an_epoch_boundary_checkpoints_without_a_position_inside_one() {
+        let (train, val) = (blobs(40, 0.0), blobs(13, 5.0));
+        let plan = busy_plan(4);
+        let flag = AtomicBool::new(false);
+        let mut first = Recorder {
+            cancel_after: Some((2, &flag)),
+            checkpoint_on_cancel: true,
+            ..Recorder::default()
+        };
+        let stopped = fit(&plan, &train, Some(&val), None, &mut first, &flag);
+        assert_eq!(stopped, Err(TrainError::Cancelled { epoch: 3, step: 12 }));
+        let checkpoint = &first.checkpoints[0];
+        assert_eq!(
+            (checkpoint.epoch, checkpoint.within_epoch.as_ref()),
+            (2, None)
+        );
+        let mut mangled = checkpoint.clone();
+        mangled.within_epoch = Some(EpochProgress {
+            batches: 99,
+            loss_sum: 0.0,
+            metric_sums: vec![0.0],
+            grad_norm_sums: vec![0.0; 3],
+            ratio_sums: vec![0.0; 3],
+            dropout_position: 0,
+            augmentation_position: 0,
+        });
+        let refused = fit(
+            &plan,
+            &train,
+            Some(&val),
+            Some(&mangled),
+            &mut Recorder::default(),
+            &AtomicBool::new(false),
+        );
+        assert!(matches!(refused, Err(TrainError::Resume(_))), "{refused:?}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod rng;
 pub mod schedule;
 pub mod shape;
 
-pub use fit::{Checkpoint, FitResult, Observer, TrainError, fit};
+pub use fit::{Checkpoint, EpochProgress, FitResult, Observer, TrainError, fit};
 pub use network::{PredictError, predict};
 pub use plan::{Initialization, LayerPlan, Plan, Tensor};
 

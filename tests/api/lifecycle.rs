@@ -179,7 +179,7 @@ async fn the_event_stream_of_a_cancelled_job_replays_and_resumes_after_last_even
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutting_down_ends_open_event_streams() {
+async fn shutting_down_ends_open_event_streams_with_a_shutdown_event() {
     let app = spawn_app_with(idle()).await;
     let id = insert_raw_job(&app, "never runs", 1_000).await;
     let mut stream = open_events(&app, &id, None).await;
@@ -191,6 +191,12 @@ async fn shutting_down_ends_open_event_streams() {
     let rest = tokio::time::timeout(std::time::Duration::from_secs(10), stream.rest())
         .await
         .expect("the stream ends when the server stops");
-    assert!(rest.is_empty());
+    assert_eq!(rest.len(), 1, "one farewell: {rest:?}");
+    assert_eq!(rest[0].event, "shutdown");
+    assert_eq!(
+        rest[0].id, None,
+        "reconnecting resumes after the last real event"
+    );
+    assert!(rest[0].data["message"].as_str().is_some());
     stopping.await.expect("the server stops");
 }

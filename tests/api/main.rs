@@ -29,6 +29,9 @@ mod events;
 /// Restarts on the same database.
 mod restart;
 
+/// Checkpoints with the real binary: SIGKILL and SIGTERM mid-training, exact resume.
+mod durability;
+
 /// Every examples/*.json trains to success.
 mod examples;
 
