@@ -5,6 +5,7 @@
 //! of the paths and methods it serves; [`route_table`] is what the OpenAPI drift test compares
 //! with `openapi.yaml`.
 
+pub mod dashboard;
 pub mod datasets;
 pub mod descent;
 pub mod events;
@@ -89,6 +90,7 @@ fn all_routes() -> Routes {
         .merge(descent::routes())
         .merge(plots::routes())
         .merge(metrics::routes())
+        .merge(dashboard::routes())
 }
 
 /// Every path and method the router serves.

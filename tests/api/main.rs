@@ -46,3 +46,9 @@ mod metrics;
 
 /// SVG plots of jobs, comparisons, and descent over contour lines.
 mod plots;
+
+/// The dashboard's HTML pages: content, 404s, refusals, escaping.
+mod dashboard;
+
+/// The dashboard in headless Chromium over WebDriver: live updates, forms, screenshots.
+mod browser;
