@@ -185,6 +185,30 @@ async fn wait_for_script(client: &Client, script: &str, what: &str) -> Value {
     }
 }
 
+/// Waits until the page's URL satisfies `done` (a click on a link or a submit button returns
+/// before the next page has loaded), and returns it.
+async fn wait_for_url(
+    client: &Client,
+    what: &str,
+    done: impl Fn(&reqwest::Url) -> bool,
+) -> reqwest::Url {
+    let started = Instant::now();
+    loop {
+        let url = client.current_url().await.expect("the current URL");
+        if done(&url)
+            && client
+                .execute("return document.readyState", Vec::new())
+                .await
+                .ok()
+                == Some(Value::String("complete".into()))
+        {
+            return url;
+        }
+        assert!(started.elapsed() < PATIENCE, "{what}: still on {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
@@ -251,6 +275,7 @@ async fn the_dashboard_follows_a_submitted_example_live_and_compares_and_descend
         .click()
         .await
         .unwrap();
+    wait_for_url(client, "the submit form", |url| url.path() == "/submit").await;
     client
         .find(Locator::Css("a[href='/submit?example=optimizer-adam']"))
         .await
@@ -258,6 +283,7 @@ async fn the_dashboard_follows_a_submitted_example_live_and_compares_and_descend
         .click()
         .await
         .unwrap();
+    wait_for_url(client, "the example loaded", |url| url.query().is_some()).await;
     let spec = client
         .find(Locator::Id("spec"))
         .await
@@ -276,7 +302,10 @@ async fn the_dashboard_follows_a_submitted_example_live_and_compares_and_descend
         .click()
         .await
         .unwrap();
-    let url = client.current_url().await.unwrap();
+    let url = wait_for_url(client, "the job's page", |url| {
+        url.path().starts_with("/jobs/")
+    })
+    .await;
     let adam = url
         .path()
         .strip_prefix("/jobs/")
@@ -384,11 +413,10 @@ async fn the_dashboard_follows_a_submitted_example_live_and_compares_and_descend
         .click()
         .await
         .unwrap();
-    let url = client.current_url().await.unwrap();
-    assert!(
-        url.query().unwrap_or("").contains("metric=val_accuracy"),
-        "{url}"
-    );
+    wait_for_url(client, "the comparison of val_accuracy", |url| {
+        url.query().unwrap_or("").contains("metric=val_accuracy")
+    })
+    .await;
     wait_for_script(client, CHARTS_LOADED, "the comparison chart loading").await;
     screenshot(client, "3-compare").await;
 
@@ -404,18 +432,18 @@ async fn the_dashboard_follows_a_submitted_example_live_and_compares_and_descend
         .click()
         .await
         .unwrap();
-    let url = client.current_url().await.unwrap();
-    assert!(
-        url.query().unwrap_or("").contains("learning_rate=0.3"),
-        "{url}"
-    );
+    wait_for_url(client, "the descent with learning rate 0.3", |url| {
+        url.query().unwrap_or("").contains("learning_rate=0.3")
+    })
+    .await;
     let title = wait_for_script(
         client,
         "const t = document.querySelector('figure svg title'); return t && t.textContent;",
         "the descent path",
     )
     .await;
-    assert_eq!(title, "x1^2 + 2*x2^2 - x1*x2");
+    let title = title.as_str().unwrap_or_default();
+    assert!(title.starts_with("x1^2 + 2*x2^2 - x1*x2"), "{title}");
     screenshot(client, "4-descent").await;
 
     browser

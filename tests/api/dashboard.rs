@@ -81,7 +81,10 @@ async fn the_job_list_shows_each_job_with_its_status_and_follows_new_ones() {
     let first = insert_raw_job(&app, "first-job", 1_000).await;
     let second = insert_raw_job(&app, "second-job", 2_000).await;
     let page = html(app.get("/").await, StatusCode::OK).await;
-    assert!(page.contains("<table data-live-jobs"), "the first page is live");
+    assert!(
+        page.contains("<table data-live-jobs"),
+        "the first page is live"
+    );
     for id in [&first, &second] {
         assert!(page.contains(&format!("href=\"/jobs/{id}\"")), "{page}");
         assert!(
@@ -110,7 +113,10 @@ async fn the_job_list_shows_each_job_with_its_status_and_follows_new_ones() {
         .replace("&amp;", "&");
     let page = html(app.get(&format!("/?cursor={older}")).await, StatusCode::OK).await;
     assert!(page.contains("first-job") && !page.contains("second-job"));
-    assert!(!page.contains("<table data-live-jobs"), "older pages are not live");
+    assert!(
+        !page.contains("<table data-live-jobs"),
+        "older pages are not live"
+    );
 
     html(app.get("/?limit=0").await, StatusCode::BAD_REQUEST).await;
     app.stop().await;

@@ -102,7 +102,9 @@
           label.htmlFor = box.id;
           label.textContent = "Compare " + name;
           row.querySelector("progress").setAttribute("aria-label", "Progress of " + name);
-          row.querySelector("[data-field=created]").textContent = job.created_at;
+          row.querySelector("[data-field=created]").textContent = String(job.created_at)
+            .replace("T", " ")
+            .replace(/(\.\d+)?Z$/, " UTC");
           body.prepend(row);
         }
         showJob(row, job);
