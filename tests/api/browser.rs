@@ -42,10 +42,12 @@ fn browser_required() -> bool {
         || std::env::var("TRAINYARD_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
 }
 
-/// `$VAR` if set, else the first of `names` found on `PATH` or as an absolute path.
+/// `$VAR` if set (and a file), else the first of `names` found on `PATH` or as an absolute
+/// path.
 fn program(var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(var) {
-        return Some(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     names.iter().find_map(|name| {
