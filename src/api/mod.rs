@@ -5,6 +5,7 @@
 //! of the paths and methods it serves; [`route_table`] is what the OpenAPI drift test compares
 //! with `openapi.yaml`.
 
+pub mod dashboard;
 pub mod datasets;
 pub mod descent;
 pub mod events;
@@ -92,6 +93,7 @@ fn all_routes() -> Routes {
         .merge(plots::routes())
         .merge(sweeps::routes())
         .merge(metrics::routes())
+        .merge(dashboard::routes())
 }
 
 /// Every path and method the router serves.

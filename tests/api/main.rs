@@ -52,3 +52,9 @@ mod plots;
 
 /// Sweeps: grids over a base spec, their summaries, plots, cancel and delete, and the examples.
 mod sweeps;
+
+/// The dashboard's HTML pages: content, 404s, refusals, escaping.
+mod dashboard;
+
+/// The dashboard in headless Chromium over WebDriver: live updates, forms, screenshots.
+mod browser;
