@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver (chromedriver and
 //! `fantoccini`) against a server from `spawn_app`. One walk through: the job list, an example
 //! submitted from the form, its page following the event stream to `succeeded`, a comparison
-//! of two jobs, a descent; screenshots (PNG) are saved in `target/browser-artifacts/` or in
+//! of two jobs, a sweep's page, a descent; screenshots (PNG) are saved in `target/browser-artifacts/` or in
 //! `$TRAINYARD_BROWSER_ARTIFACTS`.
 //!
 //! Without `chromium` and `chromedriver` the walk is skipped with a message, unless `CI` or
@@ -421,6 +421,34 @@ async fn the_dashboard_follows_a_submitted_example_live_and_compares_and_descend
     .await;
     wait_for_script(client, CHARTS_LOADED, "the comparison chart loading").await;
     screenshot(client, "3-compare").await;
+
+    // A sweep: the lecture's three learning rates, compared on the sweep's page.
+    let mut base = crate::jobs::iris_spec(15);
+    base.as_object_mut().map(|s| s.remove("name"));
+    let sweep = body(
+        app.post_json(
+            "/v1/sweeps",
+            &json!({"name": "learning-rates", "base": base,
+                    "grid": {"optimizer.learning_rate": [0.01, 0.1, 0.5]}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let sweep_id = sweep["id"].as_str().expect("a sweep id").to_owned();
+    for job in sweep["jobs"].as_array().expect("jobs") {
+        let job_id = job["id"].as_str().expect("a job id");
+        app.wait_until_finished(job_id, PATIENCE).await;
+    }
+    client
+        .goto(&app.url(&format!("/sweeps/{sweep_id}?metric=val_loss")))
+        .await
+        .unwrap();
+    assert_eq!(text_of(client, "h1").await, "Sweep learning-rates");
+    let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    wait_for_script(client, CHARTS_LOADED, "the sweep's chart loading").await;
+    screenshot(client, "5-sweep").await;
 
     // Descent: change the learning rate, descend, see the path.
     client.goto(&app.url("/descent")).await.unwrap();

@@ -386,3 +386,41 @@ async fn the_submit_form_offers_every_example_and_queues_what_is_posted() {
     html(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_page_compares_its_jobs_with_their_grid_values() {
+    let app = spawn_app().await;
+    let mut spec = crate::jobs::iris_spec(3);
+    spec.as_object_mut().map(|s| s.remove("name"));
+    let created = body(
+        app.post_json(
+            "/v1/sweeps",
+            &json!({"name": "rates", "base": spec,
+                    "grid": {"optimizer.learning_rate": [0.01, 0.1]}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = created["id"].as_str().expect("an id");
+    let page = html(
+        app.get(&format!("/sweeps/{id}?metric=val_loss")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(page.contains("Sweep rates"), "{page}");
+    let chart = format!("src=\"/v1/sweeps/{id}/plots/val_loss.svg\"");
+    assert!(page.contains(&chart), "{page}");
+    for job in created["jobs"].as_array().expect("jobs") {
+        let job_id = job["id"].as_str().expect("a job id");
+        assert!(page.contains(job_id), "{job_id}: {page}");
+    }
+    assert!(
+        page.contains("{&quot;optimizer.learning_rate&quot;:0.1}"),
+        "grid values shown: {page}"
+    );
+    // The picker reloads this page, not /compare.
+    assert!(page.contains(&format!("action=\"/sweeps/{id}\"")), "{page}");
+    html(app.get("/sweeps/nope").await, StatusCode::NOT_FOUND).await;
+    app.stop().await;
+}

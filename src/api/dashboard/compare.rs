@@ -44,15 +44,59 @@ pub fn comparison(title: &str, jobs: &[JobRow], metric: &str) -> Markup {
         "/v1/plots/compare.svg?jobs={joined}&metric={}",
         query_value(metric)
     );
+    let rows: Vec<(&JobRow, Option<&str>)> = jobs.iter().map(|job| (job, None)).collect();
+    overlay(title, &rows, metric, &chart, "/compare", Some(&joined))
+}
+
+/// A sweep's comparison: its jobs in sweep order beside the values the grid set for each, and
+/// the sweep's own overlay chart, whose legend names each job by those values.
+pub fn sweep_comparison(
+    title: &str,
+    sweep_id: &str,
+    jobs: &[(JobRow, String)],
+    metric: &str,
+) -> Markup {
+    let chart = format!(
+        "/v1/sweeps/{}/plots/{}.svg",
+        query_value(sweep_id),
+        query_value(metric)
+    );
+    let rows: Vec<(&JobRow, Option<&str>)> = jobs
+        .iter()
+        .map(|(job, overrides)| (job, Some(overrides.as_str())))
+        .collect();
+    let action = format!("/sweeps/{sweep_id}");
+    overlay(title, &rows, metric, &chart, &action, None)
+}
+
+/// The section both comparisons share; `jobs_field` is the hidden `jobs` value the metric
+/// picker sends back, when the page is addressed by its jobs.
+fn overlay(
+    title: &str,
+    rows: &[(&JobRow, Option<&str>)],
+    metric: &str,
+    chart: &str,
+    action: &str,
+    jobs_field: Option<&str>,
+) -> Markup {
+    let jobs: Vec<JobRow> = rows.iter().map(|(job, _)| (*job).clone()).collect();
+    let joined = jobs
+        .iter()
+        .map(|j| j.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let live = jobs.iter().any(|j| !j.status.is_terminal());
+    let with_overrides = rows.iter().any(|(_, overrides)| overrides.is_some());
     html! {
         section aria-labelledby="comparison-title" data-jobs=(joined) data-live-comparison[live] {
             h1 #comparison-title { (title) }
-            form.actions method="get" action="/compare" {
-                input type="hidden" name="jobs" value=(joined);
+            form.actions method="get" action=(action) {
+                @if let Some(field) = jobs_field {
+                    input type="hidden" name="jobs" value=(field);
+                }
                 label.inline for="metric" { "Metric" }
                 select #metric name="metric" {
-                    @for choice in metric_choices(jobs, metric) {
+                    @for choice in metric_choices(&jobs, metric) {
                         option value=(choice) selected[choice == metric] { (choice) }
                     }
                 }
@@ -68,18 +112,24 @@ pub fn comparison(title: &str, jobs: &[JobRow], metric: &str) -> Markup {
                 thead {
                     tr {
                         th scope="col" { "Job" }
+                        @if with_overrides {
+                            th scope="col" { "Grid values" }
+                        }
                         th scope="col" { "Status" }
                         th scope="col" { "Progress (epochs)" }
                         th scope="col" { "Best" }
                     }
                 }
                 tbody {
-                    @for job in jobs {
+                    @for (job, overrides) in rows {
                         @let progress = Progress::of(job);
                         tr data-job-id=(job.id) {
                             td.name {
                                 a href={ "/jobs/" (job.id) } { (job_label(job)) }
                                 br; span.id { (job.id) }
+                            }
+                            @if with_overrides {
+                                td { code { (overrides.unwrap_or("")) } }
                             }
                             td { (status_badge(job.status.as_str())) }
                             td { (progress_cell(job, &progress)) }
@@ -90,6 +140,15 @@ pub fn comparison(title: &str, jobs: &[JobRow], metric: &str) -> Markup {
             }
         }
     }
+}
+
+/// The page of one sweep.
+pub fn sweep_page(title: &str, sweep_id: &str, jobs: &[(JobRow, String)], metric: &str) -> Markup {
+    page(
+        title,
+        Section::Compare,
+        sweep_comparison(title, sweep_id, jobs, metric),
+    )
 }
 
 /// The compare page for `jobs`, or, with none, a form asking for their ids.

@@ -40,6 +40,7 @@ pub fn routes() -> Routes {
         .route("/", &["GET"], get(home))
         .route("/jobs/{id}", &["GET"], get(job))
         .route("/compare", &["GET"], get(compare))
+        .route("/sweeps/{id}", &["GET"], get(sweep))
         .route("/descent", &["GET"], get(descent))
         .route("/submit", &["GET", "POST"], get(submit_form).post(submit))
 }
@@ -143,6 +144,36 @@ async fn compare(
         jobs.push(queue.get(id).await?.job);
     }
     Ok(compare::compare_page(&jobs, metric))
+}
+
+/// A sweep's jobs compared, in sweep order, with the values the grid set for each.
+async fn sweep(
+    State(queue): State<Arc<JobQueue>>,
+    Path(id): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Markup, PageError> {
+    let pairs = pairs(query)?;
+    let metric = pairs
+        .iter()
+        .rev()
+        .find(|(name, value)| name == "metric" && !value.trim().is_empty())
+        .map_or("loss", |(_, value)| value.trim());
+    let details = queue.sweep(&id).await?;
+    let jobs: Vec<(crate::store::JobRow, String)> = details
+        .jobs
+        .iter()
+        .map(|entry| (entry.job.clone(), entry.overrides.clone()))
+        .collect();
+    let title = match &details.sweep.name {
+        Some(name) => format!("Sweep {name}"),
+        None => format!("Sweep {}", details.sweep.id),
+    };
+    Ok(compare::sweep_page(
+        &title,
+        &details.sweep.id,
+        &jobs,
+        metric,
+    ))
 }
 
 /// Runs the descent the form describes; what is wrong with it is shown beside the form (with
