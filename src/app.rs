@@ -19,6 +19,7 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::jobs::JobQueue;
 use crate::jobs::recorder::CheckpointPolicy;
+use crate::jobs::lease::Node;
 use crate::jobs::worker::WorkerPool;
 use crate::store::{self, StoreError};
 
@@ -54,8 +55,16 @@ pub struct App {
 impl App {
     /// Opens and migrates the database, requeues jobs a previous run left running, and binds.
     pub async fn build(config: Config) -> Result<App, AppError> {
-        let store = store::connect(&config.database_url).await?;
-        let queue = Arc::new(JobQueue::new(store, config.limits.clone()));
+        let options = store::StoreOptions {
+            lease: config.lease(),
+        };
+        let store = store::connect_with(&config.database_url, &options).await?;
+        let node = Node {
+            id: config.node_id(),
+            lease: config.lease(),
+        };
+        tracing::info!(node = %node.id, multi_node = store.multi_node(), "store opened");
+        let queue = Arc::new(JobQueue::new(store, config.limits.clone()).with_node(node));
         let requeued = queue.recover().await?;
         if requeued > 0 {
             tracing::info!(requeued, "requeued jobs left running by the previous run");
