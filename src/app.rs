@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::jobs::JobQueue;
-use crate::jobs::recorder::CheckpointPolicy;
 use crate::jobs::lease::Node;
+use crate::jobs::recorder::CheckpointPolicy;
 use crate::jobs::worker::WorkerPool;
 use crate::store::{self, StoreError};
 

@@ -24,10 +24,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Connection, Row};
 
 use super::{
-    CancelJob, CheckpointRecord, DatasetMeta, DatasetQuery, DatasetRecord, DeleteDataset,
-    DeleteJob, EventKind, EventRow, Finish, HeldLease, ImportedModelRecord, InsertJob, JobQuery,
-    JobRow, JobStatus, Lease, ModelRecord, NewEvent, NewJob, Store, StoreError, StoreFuture,
-    claim_note, status_body, to_i64, to_u64,
+    CancelJob, CancelSweep, CheckpointRecord, DatasetMeta, DatasetQuery, DatasetRecord,
+    DeleteDataset, DeleteJob, DeleteSweep, EventKind, EventRow, Finish, HeldLease,
+    ImportedModelRecord, InsertJob, InsertSweep, JobQuery, JobRow, JobStatus, Lease, ModelRecord,
+    NewEvent, NewJob, NewSweep, Store, StoreError, StoreFuture, SweepEntry, SweepJob, SweepQuery,
+    SweepRow, claim_note, status_body, to_i64, to_u64,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -39,6 +40,8 @@ const JOB_COLUMNS: &str = "id, name, status, priority, spec, resolved_spec, seed
 const EVENT_COLUMNS: &str = "seq, job_id, kind, epoch, body, at";
 
 const DATASET_COLUMNS: &str = "id, name, rows, features, classes, label_column, meta, created_at";
+
+const SWEEP_COLUMNS: &str = "id, name, base, grid, seed, created_at";
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -253,6 +256,41 @@ async fn cancel_in(
     append_status(conn, job_id, JobStatus::Cancelled, Some(note), None, now).await
 }
 
+/// Inserts a queued job, its dataset links and its first `status` event inside `conn`'s
+/// transaction (the caller has checked the queue and the datasets).
+async fn insert_job_row(conn: &mut PgConnection, job: &NewJob) -> Result<EventRow, StoreError> {
+    sqlx::query(
+        "INSERT INTO jobs (id, name, status, priority, spec, resolved_spec, seed, \
+         parameter_count, total_steps, epochs, created_at, idempotency_key, request_hash) \
+         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&job.id)
+    .bind(&job.name)
+    .bind(job.priority)
+    .bind(&job.spec)
+    .bind(&job.resolved_spec)
+    .bind(job.seed.to_string())
+    .bind(to_i64(job.parameter_count, "parameter_count")?)
+    .bind(to_i64(job.total_steps, "total_steps")?)
+    .bind(to_i64(job.epochs, "epochs")?)
+    .bind(job.created_at)
+    .bind(job.idempotency.as_ref().map(|i| i.key.as_str()))
+    .bind(job.idempotency.as_ref().map(|i| i.request_hash.as_str()))
+    .execute(&mut *conn)
+    .await?;
+    for dataset_id in &job.datasets {
+        sqlx::query(
+            "INSERT INTO job_datasets (job_id, dataset_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&job.id)
+        .bind(dataset_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    append_status(conn, &job.id, JobStatus::Queued, None, None, job.created_at).await
+}
+
 impl PgStore {
     async fn insert_job_inner(&self, job: NewJob) -> Result<InsertJob, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -297,44 +335,7 @@ impl PgStore {
                 });
             }
         }
-        sqlx::query(
-            "INSERT INTO jobs (id, name, status, priority, spec, resolved_spec, seed, \
-             parameter_count, total_steps, epochs, created_at, idempotency_key, request_hash) \
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&job.id)
-        .bind(&job.name)
-        .bind(job.priority)
-        .bind(&job.spec)
-        .bind(&job.resolved_spec)
-        .bind(job.seed.to_string())
-        .bind(to_i64(job.parameter_count, "parameter_count")?)
-        .bind(to_i64(job.total_steps, "total_steps")?)
-        .bind(to_i64(job.epochs, "epochs")?)
-        .bind(job.created_at)
-        .bind(job.idempotency.as_ref().map(|i| i.key.as_str()))
-        .bind(job.idempotency.as_ref().map(|i| i.request_hash.as_str()))
-        .execute(&mut *tx)
-        .await?;
-        for dataset_id in &job.datasets {
-            sqlx::query(
-                "INSERT INTO job_datasets (job_id, dataset_id) VALUES ($1, $2) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&job.id)
-            .bind(dataset_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let event = append_status(
-            &mut tx,
-            &job.id,
-            JobStatus::Queued,
-            None,
-            None,
-            job.created_at,
-        )
-        .await?;
+        let event = insert_job_row(&mut tx, &job).await?;
         let created = fetch_job(&mut tx, &job.id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("job {} was not inserted", job.id)))?;
@@ -926,6 +927,294 @@ impl PgStore {
     }
 }
 
+fn sweep_from_row(row: &PgRow) -> Result<SweepRow, StoreError> {
+    let seed: String = row.try_get("seed")?;
+    Ok(SweepRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        base: row.try_get("base")?,
+        grid: row.try_get("grid")?,
+        seed: seed
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("seed {seed:?} is not a u64")))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The sweep row; `FOR UPDATE` locks it until the transaction ends, so that a cancel and a
+/// delete of one sweep take turns.
+async fn fetch_sweep(
+    conn: &mut PgConnection,
+    id: &str,
+    lock: bool,
+) -> Result<Option<SweepRow>, StoreError> {
+    let suffix = if lock { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweeps WHERE id = $1{suffix}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(sweep_from_row).transpose()
+}
+
+/// The jobs of a sweep in sweep order, with their overrides.
+async fn fetch_sweep_jobs(
+    conn: &mut PgConnection,
+    sweep_id: &str,
+) -> Result<Vec<SweepJob>, StoreError> {
+    let columns: String = JOB_COLUMNS
+        .split(", ")
+        .map(|c| format!("jobs.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT sweep_jobs.position, sweep_jobs.overrides, {columns} \
+         FROM sweep_jobs JOIN jobs ON jobs.id = sweep_jobs.job_id \
+         WHERE sweep_jobs.sweep_id = $1 ORDER BY sweep_jobs.position"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(sweep_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SweepJob {
+                position: to_u64(row.try_get("position")?, "position")?,
+                overrides: row.try_get("overrides")?,
+                job: job_from_row(row)?,
+            })
+        })
+        .collect()
+}
+
+/// The ids and statuses of a sweep's jobs in sweep order, every job row locked until the
+/// transaction ends (always in sweep order, so two sweep transactions cannot deadlock).
+async fn lock_sweep_jobs(
+    conn: &mut PgConnection,
+    sweep_id: &str,
+) -> Result<Vec<(String, JobStatus)>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT jobs.id, jobs.status FROM sweep_jobs JOIN jobs ON jobs.id = sweep_jobs.job_id \
+         WHERE sweep_jobs.sweep_id = $1 ORDER BY sweep_jobs.position FOR UPDATE OF jobs",
+    )
+    .bind(sweep_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, status)| {
+            let status = JobStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown job status {status:?}")))?;
+            Ok((id, status))
+        })
+        .collect()
+}
+
+impl PgStore {
+    async fn insert_sweep_inner(&self, sweep: NewSweep) -> Result<InsertSweep, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The same lock as a job insert: the queue bound holds across nodes.
+        sqlx::query("SELECT pg_advisory_xact_lock(7242001)")
+            .execute(&mut *tx)
+            .await?;
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(&mut *tx)
+            .await?;
+        let queued = to_u64(queued, "queued count")?;
+        if queued.saturating_add(sweep.jobs.len() as u64) > sweep.max_queued {
+            return Ok(InsertSweep::QueueFull { queued });
+        }
+        let mut datasets: Vec<&String> = sweep.jobs.iter().flat_map(|(j, _)| &j.datasets).collect();
+        datasets.sort();
+        datasets.dedup();
+        for dataset_id in datasets {
+            // A share lock: a concurrent delete of the dataset waits for this insert.
+            let exists = sqlx::query("SELECT 1 FROM datasets WHERE id = $1 FOR SHARE")
+                .bind(dataset_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(InsertSweep::DatasetMissing {
+                    dataset_id: dataset_id.clone(),
+                });
+            }
+        }
+        sqlx::query(
+            "INSERT INTO sweeps (id, name, base, grid, seed, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&sweep.id)
+        .bind(&sweep.name)
+        .bind(&sweep.base)
+        .bind(&sweep.grid)
+        .bind(sweep.seed.to_string())
+        .bind(sweep.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let mut events = Vec::with_capacity(sweep.jobs.len());
+        for (position, (job, overrides)) in sweep.jobs.iter().enumerate() {
+            let job = NewJob {
+                idempotency: None,
+                ..job.clone()
+            };
+            events.push(insert_job_row(&mut tx, &job).await?);
+            sqlx::query(
+                "INSERT INTO sweep_jobs (sweep_id, position, job_id, overrides) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&sweep.id)
+            .bind(to_i64(position as u64, "position")?)
+            .bind(&job.id)
+            .bind(overrides)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let row = fetch_sweep(&mut tx, &sweep.id, false)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("sweep {} was not inserted", sweep.id)))?;
+        let jobs = fetch_sweep_jobs(&mut tx, &sweep.id).await?;
+        tx.commit().await?;
+        Ok(InsertSweep::Created {
+            sweep: row,
+            jobs,
+            events,
+        })
+    }
+
+    async fn sweep_inner(&self, id: &str) -> Result<Option<(SweepRow, Vec<SweepJob>)>, StoreError> {
+        // One repeatable-read transaction, so that the sweep and its jobs are one snapshot.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let Some(sweep) = fetch_sweep(&mut tx, id, false).await? else {
+            return Ok(None);
+        };
+        let jobs = fetch_sweep_jobs(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Some((sweep, jobs)))
+    }
+
+    async fn sweeps_inner(&self, query: SweepQuery) -> Result<Vec<SweepEntry>, StoreError> {
+        let (before_at, before_id) = match query.before {
+            Some((at, id)) => (Some(at), Some(id)),
+            None => (None, None),
+        };
+        let page = "SELECT id FROM sweeps \
+             WHERE ($1::bigint IS NULL OR created_at < $1 OR (created_at = $1 AND id < $2)) \
+             ORDER BY created_at DESC, id DESC LIMIT $3";
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!(
+            "SELECT {SWEEP_COLUMNS} FROM sweeps WHERE id IN ({page}) \
+             ORDER BY created_at DESC, id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before_at)
+            .bind(before_id.clone())
+            .bind(i64::from(query.limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT sweep_jobs.sweep_id, jobs.status, COUNT(*) \
+             FROM sweep_jobs JOIN jobs ON jobs.id = sweep_jobs.job_id \
+             WHERE sweep_jobs.sweep_id IN ({page}) \
+             GROUP BY sweep_jobs.sweep_id, jobs.status"
+        )))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(query.limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                let sweep = sweep_from_row(row)?;
+                let mut by_status = Vec::new();
+                for status in JobStatus::ALL {
+                    let n: i64 = counts
+                        .iter()
+                        .filter(|(s, st, _)| *s == sweep.id && st == status.as_str())
+                        .map(|(_, _, n)| *n)
+                        .sum();
+                    if n > 0 {
+                        by_status.push((status, to_u64(n, "job count")?));
+                    }
+                }
+                Ok(SweepEntry {
+                    sweep,
+                    counts: by_status,
+                })
+            })
+            .collect()
+    }
+
+    async fn cancel_sweep_inner(&self, id: &str, now: i64) -> Result<CancelSweep, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if fetch_sweep(&mut tx, id, true).await?.is_none() {
+            return Ok(CancelSweep::NotFound);
+        }
+        let jobs = lock_sweep_jobs(&mut tx, id).await?;
+        let mut cancelled = Vec::new();
+        let mut running = Vec::new();
+        for (job_id, status) in jobs {
+            match status {
+                JobStatus::Queued => cancelled.push(
+                    cancel_in(
+                        &mut tx,
+                        &job_id,
+                        "cancelled with its sweep before it started",
+                        now,
+                    )
+                    .await?,
+                ),
+                JobStatus::Running => {
+                    sqlx::query("UPDATE jobs SET cancel_requested = TRUE WHERE id = $1")
+                        .bind(&job_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    running.push(job_id);
+                }
+                JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(CancelSweep::Done { cancelled, running })
+    }
+
+    async fn delete_sweep_inner(&self, id: &str) -> Result<DeleteSweep, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if fetch_sweep(&mut tx, id, true).await?.is_none() {
+            return Ok(DeleteSweep::NotFound);
+        }
+        let jobs = lock_sweep_jobs(&mut tx, id).await?;
+        let active: Vec<String> = jobs
+            .iter()
+            .filter(|(_, status)| !status.is_terminal())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !active.is_empty() {
+            return Ok(DeleteSweep::Active { job_ids: active });
+        }
+        let job_ids: Vec<String> = jobs.into_iter().map(|(id, _)| id).collect();
+        // The cascade removes each job's events, model, checkpoint, dataset links and sweep
+        // membership.
+        sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT job_id FROM sweep_jobs WHERE sweep_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sweeps WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DeleteSweep::Deleted { job_ids })
+    }
+}
+
 impl Store for PgStore {
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
@@ -1109,5 +1398,25 @@ impl Store for PgStore {
 
     fn checkpoint<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<CheckpointRecord>> {
         Box::pin(self.checkpoint_inner(job_id))
+    }
+
+    fn insert_sweep(&self, sweep: NewSweep) -> StoreFuture<'_, InsertSweep> {
+        Box::pin(self.insert_sweep_inner(sweep))
+    }
+
+    fn sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(SweepRow, Vec<SweepJob>)>> {
+        Box::pin(self.sweep_inner(id))
+    }
+
+    fn sweeps(&self, query: SweepQuery) -> StoreFuture<'_, Vec<SweepEntry>> {
+        Box::pin(self.sweeps_inner(query))
+    }
+
+    fn cancel_sweep<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, CancelSweep> {
+        Box::pin(self.cancel_sweep_inner(id, now))
+    }
+
+    fn delete_sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteSweep> {
+        Box::pin(self.delete_sweep_inner(id))
     }
 }
