@@ -154,6 +154,8 @@ on_both_backends!(
     heartbeats_renew_held_leases_and_report_cancels,
     an_expired_lease_is_taken_over_and_fences_the_old_attempt,
     an_expired_lease_of_a_job_asked_to_cancel_ends_it_cancelled,
+    the_checkpoint_goes_when_the_job_is_cancelled_or_deleted,
+    a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one,
 );
 
 fn new_job(id: &str, priority: i64, created_at: i64) -> NewJob {
@@ -579,12 +581,40 @@ async fn a_checkpoint_belongs_to_the_attempt_that_owns_the_job(db: &TestDb) {
     );
     assert_eq!(
         db.store.checkpoint("a").await.expect("read"),
+        Some(replaced.clone())
+    );
+    // After a requeue the checkpoint waits for the next attempt; the previous one is fenced off.
+    db.store
+        .requeue_running("restart", 6)
+        .await
+        .expect("requeue");
+    let next = claim(&*db.store).await.expect("claimed again");
+    assert!(
+        !db.store
+            .save_checkpoint(checkpoint("a", job.attempt, 0))
+            .await
+            .expect("no error"),
+        "the previous attempt lost the job"
+    );
+    assert_eq!(
+        db.store.checkpoint("a").await.expect("read"),
         Some(replaced)
+    );
+    assert!(
+        db.store
+            .save_checkpoint(checkpoint("a", next.attempt, 0))
+            .await
+            .expect("saved")
+    );
+    assert_eq!(
+        db.store.checkpoint("a").await.expect("read"),
+        Some(checkpoint("a", next.attempt, 0)),
+        "the row is replaced, with the new attempt"
     );
     db.store
         .finish_job(Finish {
             job_id: "a".into(),
-            attempt: job.attempt,
+            attempt: next.attempt,
             status: JobStatus::Succeeded,
             error: None,
             progress: None,
@@ -670,6 +700,198 @@ async fn a_requeue_keeps_the_records_a_checkpoint_covers_and_the_logs(db: &TestD
     assert!(
         notes[3].starts_with("running") && notes[3].contains("attempt 2"),
         "{notes:?}"
+    );
+}
+
+/// Claims `id` (the only queued job), saves a checkpoint for it and puts it back in the queue,
+/// as an interrupted job is.
+async fn interrupt_with_checkpoint(store: &dyn Store, id: &str) {
+    let job = claim(store).await.expect("claimed");
+    assert_eq!(job.id, id);
+    assert!(
+        store
+            .save_checkpoint(checkpoint(id, job.attempt, 0))
+            .await
+            .expect("saved")
+    );
+    assert!(
+        store
+            .requeue_job(id, job.attempt, "interrupted", 7)
+            .await
+            .expect("requeue")
+            .is_some()
+    );
+    assert!(store.checkpoint(id).await.expect("read").is_some());
+}
+
+async fn the_checkpoint_goes_when_the_job_is_cancelled_or_deleted(db: &TestDb) {
+    // A queued job with a checkpoint (interrupted earlier) that is cancelled.
+    insert(&*db.store, new_job("b", 0, 2)).await;
+    interrupt_with_checkpoint(&*db.store, "b").await;
+    assert!(matches!(
+        db.store.request_cancel("b", 8).await,
+        Ok(CancelJob::Cancelled { .. })
+    ));
+    assert_eq!(db.store.checkpoint("b").await.expect("read"), None);
+
+    // And with the job: the cascade (the job forced to an end that keeps its checkpoint).
+    insert(&*db.store, new_job("c", 0, 3)).await;
+    let job = claim(&*db.store).await.expect("claimed");
+    assert!(
+        db.store
+            .save_checkpoint(checkpoint("c", job.attempt, 0))
+            .await
+            .expect("saved")
+    );
+    db.execute("UPDATE jobs SET status = 'failed' WHERE id = 'c'")
+        .await
+        .expect("forced to an end");
+    assert!(db.store.checkpoint("c").await.expect("read").is_some());
+    assert_eq!(
+        db.store.delete_job("c").await.ok(),
+        Some(DeleteJob::Deleted)
+    );
+    assert_eq!(db.store.checkpoint("c").await.expect("read"), None);
+}
+
+fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
+    NewSweep {
+        id: id.to_owned(),
+        name: Some("grid".into()),
+        base: "{}".into(),
+        grid: r#"{"training.seed":[1,2,3]}"#.into(),
+        seed: 7,
+        created_at: 10,
+        jobs: job_ids
+            .iter()
+            .enumerate()
+            .map(|(i, job_id)| {
+                (
+                    new_job(job_id, 0, 10),
+                    format!(r#"{{"training.seed":{}}}"#, i + 1),
+                )
+            })
+            .collect(),
+        max_queued,
+    }
+}
+
+async fn a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one(db: &TestDb) {
+    insert(&*db.store, new_job("other", 0, 1)).await;
+    // One place left in a queue of 3: a sweep of 3 does not fit, and leaves no trace.
+    let full = db
+        .store
+        .insert_sweep(new_sweep("s0", &["x", "y", "z"], 3))
+        .await;
+    assert!(matches!(full, Ok(InsertSweep::QueueFull { queued: 1 })));
+    let mut missing = new_sweep("s0", &["x", "y"], 100);
+    missing.jobs[1].0.datasets = vec!["gone".into()];
+    assert!(matches!(
+        db.store.insert_sweep(missing).await,
+        Ok(InsertSweep::DatasetMissing { .. })
+    ));
+    assert!(db.store.job("x").await.expect("read").is_none());
+    assert!(db.store.sweep("s0").await.expect("read").is_none());
+
+    let created = db
+        .store
+        .insert_sweep(new_sweep("s1", &["a", "b", "c"], 100))
+        .await;
+    let Ok(InsertSweep::Created { jobs, events, .. }) = created else {
+        panic!("expected a created sweep, got {created:?}");
+    };
+    assert_eq!(events.len(), 3);
+    let order: Vec<(u64, &str)> = jobs
+        .iter()
+        .map(|j| (j.position, j.job.id.as_str()))
+        .collect();
+    assert_eq!(order, [(0, "a"), (1, "b"), (2, "c")]);
+    assert_eq!(jobs[2].overrides, r#"{"training.seed":3}"#);
+    let (row, read) = db
+        .store
+        .sweep("s1")
+        .await
+        .expect("read")
+        .expect("the sweep");
+    assert_eq!((row.seed, read), (7, jobs));
+    let listed = db
+        .store
+        .sweeps(SweepQuery {
+            limit: 10,
+            before: None,
+        })
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].counts, [(JobStatus::Queued, 3)]);
+
+    // "other" is claimed first, then "a"; "b" was interrupted and waits with a checkpoint.
+    // Cancelling the sweep stops "a", cancels b and c, and drops b's checkpoint.
+    claim(&*db.store).await.expect("other");
+    let a = claim(&*db.store).await.expect("a");
+    assert_eq!(a.id, "a");
+    interrupt_with_checkpoint(&*db.store, "b").await;
+    assert_eq!(
+        db.store.delete_sweep("s1").await.ok(),
+        Some(DeleteSweep::Active {
+            job_ids: vec!["a".into(), "b".into(), "c".into()]
+        })
+    );
+    let Ok(CancelSweep::Done { cancelled, running }) = db.store.cancel_sweep("s1", 20).await else {
+        panic!("expected a cancel");
+    };
+    assert_eq!(cancelled.len(), 2);
+    assert_eq!(running, ["a"]);
+    assert_eq!(db.store.checkpoint("b").await.expect("read"), None);
+    let a = db.store.job("a").await.ok().flatten().expect("a");
+    assert!(a.cancel_requested && a.status == JobStatus::Running);
+    let listed = db
+        .store
+        .sweeps(SweepQuery {
+            limit: 10,
+            before: None,
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        listed[0].counts,
+        [(JobStatus::Running, 1), (JobStatus::Cancelled, 2)]
+    );
+    db.store
+        .finish_job(Finish {
+            job_id: "a".into(),
+            attempt: a.attempt,
+            status: JobStatus::Cancelled,
+            error: None,
+            progress: None,
+            events: vec![epoch(1)],
+            model: None,
+            at: 21,
+        })
+        .await
+        .expect("finish");
+    assert_eq!(
+        db.store.delete_sweep("s1").await.ok(),
+        Some(DeleteSweep::Deleted {
+            job_ids: vec!["a".into(), "b".into(), "c".into()]
+        })
+    );
+    assert!(db.store.job("a").await.expect("read").is_none());
+    assert!(
+        db.store
+            .events("a", 0, 10)
+            .await
+            .expect("events")
+            .is_empty()
+    );
+    assert!(db.store.job("other").await.expect("read").is_some());
+    assert!(matches!(
+        db.store.cancel_sweep("s1", 22).await,
+        Ok(CancelSweep::NotFound)
+    ));
+    assert_eq!(
+        db.store.delete_sweep("s1").await.ok(),
+        Some(DeleteSweep::NotFound)
     );
 }
 
