@@ -21,15 +21,15 @@ use crate::support::{SseReader, body};
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const LEASE_SECS: &str = "2";
 
-/// A fresh database on the test server, dropped when this goes away.
-struct TestDatabase {
+/// A fresh database on the test server; `drop_database` removes it.
+pub struct TestDatabase {
     admin: PgConnectOptions,
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl TestDatabase {
-    async fn create() -> TestDatabase {
+    pub async fn create() -> TestDatabase {
         let admin_url = std::env::var("TRAINYARD_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let admin: PgConnectOptions = admin_url.parse().unwrap_or_else(|e| {
@@ -60,7 +60,7 @@ impl TestDatabase {
             .expect("the test database answers")
     }
 
-    async fn drop_database(self) {
+    pub async fn drop_database(self) {
         if let Ok(mut conn) = PgConnection::connect_with(&self.admin).await {
             let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
             let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
