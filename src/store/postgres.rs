@@ -16,6 +16,9 @@
 //!   appends events of a job holds that job's row lock (taken by the fencing check, by the
 //!   claim's `UPDATE`, or by inserting the row), so one job's events commit in `seq` order and
 //!   a reader that polls for `seq > last` misses none of them.
+//! - **Early returns** roll their transaction back before answering: dropping a transaction
+//!   only queues its rollback, and until the connection sends it the row locks it took would
+//!   make a claim's `SKIP LOCKED` pass over the job.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -311,8 +314,10 @@ impl PgStore {
                     let existing = fetch_job(&mut tx, &id).await?.ok_or_else(|| {
                         StoreError::Corrupt(format!("job {id} vanished inside a transaction"))
                     })?;
+                    tx.rollback().await?;
                     return Ok(InsertJob::Replayed(existing));
                 }
+                tx.rollback().await?;
                 return Ok(InsertJob::KeyReused { job_id: id });
             }
         }
@@ -321,6 +326,7 @@ impl PgStore {
             .await?;
         let queued = to_u64(queued, "queued count")?;
         if queued >= job.max_queued {
+            tx.rollback().await?;
             return Ok(InsertJob::QueueFull { queued });
         }
         for dataset_id in &job.datasets {
@@ -330,6 +336,7 @@ impl PgStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_none() {
+                tx.rollback().await?;
                 return Ok(InsertJob::DatasetMissing {
                     dataset_id: dataset_id.clone(),
                 });
@@ -445,6 +452,7 @@ impl PgStore {
                 Ok(CancelJob::Requested(job))
             }
             JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled => {
+                tx.rollback().await?;
                 Ok(CancelJob::Finished(job))
             }
         }
@@ -650,6 +658,7 @@ impl PgStore {
             return Ok(DeleteJob::NotFound);
         };
         if !job.status.is_terminal() {
+            tx.rollback().await?;
             return Ok(DeleteJob::Active(job.status));
         }
         // The cascade removes events, the model, the checkpoint and dataset links.
@@ -866,6 +875,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?;
         if !job_ids.is_empty() {
+            tx.rollback().await?;
             return Ok(DeleteDataset::InUse { job_ids });
         }
         sqlx::query("DELETE FROM datasets WHERE id = $1")
@@ -1021,6 +1031,7 @@ impl PgStore {
             .await?;
         let queued = to_u64(queued, "queued count")?;
         if queued.saturating_add(sweep.jobs.len() as u64) > sweep.max_queued {
+            tx.rollback().await?;
             return Ok(InsertSweep::QueueFull { queued });
         }
         let mut datasets: Vec<&String> = sweep.jobs.iter().flat_map(|(j, _)| &j.datasets).collect();
@@ -1033,6 +1044,7 @@ impl PgStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_none() {
+                tx.rollback().await?;
                 return Ok(InsertSweep::DatasetMissing {
                     dataset_id: dataset_id.clone(),
                 });
@@ -1195,6 +1207,7 @@ impl PgStore {
             .map(|(id, _)| id.clone())
             .collect();
         if !active.is_empty() {
+            tx.rollback().await?;
             return Ok(DeleteSweep::Active { job_ids: active });
         }
         let job_ids: Vec<String> = jobs.into_iter().map(|(id, _)| id).collect();
