@@ -6,7 +6,7 @@
 //! running job is checkpointed at its next optimizer step and put back in the queue (the next
 //! start continues it from there). All of this within `--shutdown-timeout-secs`; whatever is
 //! not done by then is left behind (a job still running is requeued from its latest checkpoint
-//! at the next start), and the process exits.
+//! at the next start, or on PostgreSQL once its lease has expired), and the process exits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -163,7 +163,8 @@ impl App {
                 Err(_) => tracing::warn!(
                     timeout_secs = shutdown_timeout.as_secs(),
                     "the workers did not stop in time; jobs still running are requeued from \
-                     their latest checkpoint at the next start"
+                     their latest checkpoint at the next start (PostgreSQL: once their lease \
+                     has expired)"
                 ),
             },
             Err(error) => tracing::error!(%error, "cannot start the shutdown thread"),

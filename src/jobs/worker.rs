@@ -10,10 +10,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-use super::checkpoint;
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoint;
 use super::datasets::{StoreCatalog, decode_dataset};
 use super::lease;
 use super::model::{self, NewModel, decode_tensors};
