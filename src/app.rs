@@ -6,7 +6,7 @@
 //! running job is checkpointed at its next optimizer step and put back in the queue (the next
 //! start continues it from there). All of this within `--shutdown-timeout-secs`; whatever is
 //! not done by then is left behind (a job still running is requeued from its latest checkpoint
-//! at the next start), and the process exits.
+//! at the next start, or on PostgreSQL once its lease has expired), and the process exits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::jobs::JobQueue;
+use crate::jobs::lease::Node;
 use crate::jobs::recorder::CheckpointPolicy;
 use crate::jobs::worker::WorkerPool;
 use crate::store::{self, StoreError};
@@ -54,8 +55,16 @@ pub struct App {
 impl App {
     /// Opens and migrates the database, requeues jobs a previous run left running, and binds.
     pub async fn build(config: Config) -> Result<App, AppError> {
-        let store = store::connect(&config.database_url).await?;
-        let queue = Arc::new(JobQueue::new(store, config.limits.clone()));
+        let options = store::StoreOptions {
+            lease: config.lease(),
+        };
+        let store = store::connect_with(&config.database_url, &options).await?;
+        let node = Node {
+            id: config.node_id(),
+            lease: config.lease(),
+        };
+        tracing::info!(node = %node.id, multi_node = store.multi_node(), "store opened");
+        let queue = Arc::new(JobQueue::new(store, config.limits.clone()).with_node(node));
         let requeued = queue.recover().await?;
         if requeued > 0 {
             tracing::info!(requeued, "requeued jobs left running by the previous run");
@@ -154,7 +163,8 @@ impl App {
                 Err(_) => tracing::warn!(
                     timeout_secs = shutdown_timeout.as_secs(),
                     "the workers did not stop in time; jobs still running are requeued from \
-                     their latest checkpoint at the next start"
+                     their latest checkpoint at the next start (PostgreSQL: once their lease \
+                     has expired)"
                 ),
             },
             Err(error) => tracing::error!(%error, "cannot start the shutdown thread"),

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -64,6 +65,22 @@ pub struct Config {
     /// API without training (jobs wait in the queue).
     #[arg(long, env = "TRAINYARD_WORKERS")]
     pub workers: Option<usize>,
+
+    /// This node's name, recorded with every job it runs (`NODE/worker-N`). Default: the host
+    /// name and the process id. Nodes sharing one PostgreSQL database need distinct names.
+    #[arg(long, env = "TRAINYARD_NODE_ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub node_id: Option<String>,
+
+    /// Seconds a node holds a running job without renewing it. The node renews the leases of
+    /// its running jobs every third of this; on PostgreSQL, another node takes over a job whose
+    /// lease ran out (its node died or lost the database). Ignored by SQLite (one process).
+    #[arg(
+        long,
+        env = "TRAINYARD_LEASE_SECS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub lease_secs: u64,
 
     /// Log line format.
     #[arg(long, env = "TRAINYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -175,10 +192,22 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: database_url.into(),
             workers: None,
+            node_id: None,
+            lease_secs: 15,
             log_format: LogFormat::Text,
             limits: Limits::default(),
             durability: Durability::default(),
         }
+    }
+
+    /// The node's name: the flag, else `HOSTNAME-PID`.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().unwrap_or_else(default_node_id)
+    }
+
+    /// How long a claim or a heartbeat keeps a running job.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
     }
 
     /// The number of training threads: the flag, else one per core.
@@ -186,6 +215,17 @@ impl Config {
         self.workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
     }
+}
+
+/// `HOSTNAME-PID`: unique among the processes of one machine, and readable in a job's record.
+pub fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}-{}", std::process::id())
 }
 
 #[cfg(test)]
@@ -221,6 +261,31 @@ mod tests {
         );
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database_url, "sqlite://trainyard.db");
+        assert_eq!(config.lease(), Duration::from_secs(15));
+        assert!(
+            config
+                .node_id()
+                .ends_with(&format!("-{}", std::process::id()))
+        );
+    }
+
+    #[test]
+    fn a_node_takes_its_name_and_lease_from_flags_and_refuses_a_zero_lease() {
+        let cli = Cli::parse_from([
+            "trainyard",
+            "serve",
+            "--node-id",
+            "node-a",
+            "--lease-secs",
+            "3",
+        ]);
+        let Command::Serve(config) = cli.command else {
+            panic!("not the serve command");
+        };
+        assert_eq!(config.node_id(), "node-a");
+        assert_eq!(config.lease(), Duration::from_secs(3));
+        assert!(Cli::try_parse_from(["trainyard", "serve", "--lease-secs", "0"]).is_err());
+        assert!(Cli::try_parse_from(["trainyard", "serve", "--node-id", ""]).is_err());
     }
 
     #[test]

@@ -7,9 +7,18 @@
 //! event is therefore either in what the store returned or in what the broadcast delivers, so a
 //! client resuming with `Last-Event-ID` misses nothing; one that falls behind the broadcast
 //! (lagged) simply catches up from the store again.
+//!
+//! The broadcast only carries what this process committed. On a multi-node store the job may
+//! be running on another node, so a follower also reads the store for events after the last
+//! one it sent every [`REMOTE_POLL`] while the broadcast is quiet. Polling was chosen over
+//! PostgreSQL's LISTEN/NOTIFY: it needs no dedicated connection per node, survives a dropped
+//! connection without a resubscription protocol, and costs one indexed query per follower per
+//! interval. It misses nothing because one job's events commit in `seq` order (see
+//! `store::postgres`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,6 +29,8 @@ use crate::store::{EventKind, EventRow, JobStatus, Store, StoreError};
 const CHANNEL_CAPACITY: usize = 1024;
 /// Rows read from the store per query while catching up.
 const CATCH_UP_PAGE: u32 = 500;
+/// How often a follower on a multi-node store reads the store for events other nodes wrote.
+pub const REMOTE_POLL: Duration = Duration::from_millis(250);
 
 /// The per-job broadcast channels. A channel exists while someone follows the job.
 #[derive(Debug, Default)]
@@ -153,8 +164,9 @@ pub fn follow(
     after: i64,
 ) -> ReceiverStream<Result<Arc<EventRow>, StoreError>> {
     let (sender, receiver) = mpsc::channel(64);
+    let poll = store.multi_node().then_some(REMOTE_POLL);
     tokio::spawn(async move {
-        if let Err(error) = pump(&*store, &hub, &job_id, after, &sender).await {
+        if let Err(error) = pump(&*store, &hub, &job_id, after, poll, &sender).await {
             let _ = sender.send(Err(error)).await;
         }
     });
@@ -179,16 +191,25 @@ async fn deliver(outbox: &Outbox, event: Arc<EventRow>, last: &mut i64) -> Next 
     }
 }
 
+/// Sleeps `poll`, or forever without one.
+async fn poll_tick(poll: Option<Duration>) {
+    match poll {
+        Some(every) => tokio::time::sleep(every).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn pump(
     store: &dyn Store,
     hub: &Arc<EventHub>,
     job_id: &str,
     after: i64,
+    poll: Option<Duration>,
     outbox: &Outbox,
 ) -> Result<(), StoreError> {
     let mut last = after;
+    let mut subscription = hub.subscribe(job_id);
     loop {
-        let mut subscription = hub.subscribe(job_id);
         loop {
             let rows = store.events(job_id, last, CATCH_UP_PAGE).await?;
             let full_page = rows.len() == CATCH_UP_PAGE as usize;
@@ -205,6 +226,8 @@ async fn pump(
             let received = tokio::select! {
                 () = outbox.closed() => return Ok(()),
                 received = subscription.recv() => received,
+                // Events other nodes wrote: read the store.
+                () = poll_tick(poll) => break,
             };
             match received {
                 Ok(event) if event.seq > last => {
@@ -213,11 +236,12 @@ async fn pump(
                     }
                 }
                 Ok(_) => {}
-                // Fell behind, or the channel was dropped after a final status that is now in
-                // the store: catch up from the store.
-                Err(
-                    broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed,
-                ) => {
+                // Fell behind: catch up from the store.
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                // The channel was dropped after a final status that is now in the store:
+                // subscribe again (before reading, so nothing falls between) and catch up.
+                Err(broadcast::error::RecvError::Closed) => {
+                    subscription = hub.subscribe(job_id);
                     break;
                 }
             }

@@ -8,6 +8,7 @@ pub mod descent;
 pub mod error;
 pub mod events;
 pub mod imported;
+pub mod lease;
 pub mod metrics;
 pub mod model;
 pub mod plots;

@@ -18,13 +18,15 @@ use super::datasets::{StoreCatalog, referenced_datasets};
 use super::error::{JobsError, LimitExceeded, Rejection};
 use super::events::{self, EventHub};
 use super::imported::{self, ImportBody};
+use super::lease::Node;
 use super::metrics::ServiceMetrics;
 use super::model::{ExportFormat, Prediction, Predictor, PredictorCache, parse_inputs};
 use super::validate::{ValidatedJob, WarmStart, validate};
 use super::worker::{Doorbell, RunningJobs, StopReason};
 
 /// How long a cancel of a running job waits for the worker to stop, so that the answer usually
-/// shows `cancelled` already. Training checks its cancel flag every step.
+/// shows `cancelled` already. Training checks its cancel flag every step; a job running on
+/// another node stops at that node's next heartbeat.
 pub(super) const CANCEL_WAIT: Duration = Duration::from_secs(2);
 
 /// Milliseconds since the Unix epoch, the store's time unit.
@@ -131,6 +133,7 @@ pub struct JobQueue {
     pub(super) doorbell: Arc<Doorbell>,
     pub(super) running: Arc<RunningJobs>,
     pub(super) limits: Limits,
+    node: Node,
     pub(super) predictors: PredictorCache,
     metrics: Arc<ServiceMetrics>,
 }
@@ -143,9 +146,20 @@ impl JobQueue {
             doorbell: Arc::new(Doorbell::new()),
             running: Arc::new(RunningJobs::default()),
             limits,
+            node: Node::default(),
             predictors: PredictorCache::default(),
             metrics: Arc::new(ServiceMetrics::new()),
         }
+    }
+
+    /// The same service as this node of a cluster: its name and lease length.
+    pub fn with_node(mut self, node: Node) -> Self {
+        self.node = node;
+        self
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -185,15 +199,19 @@ impl JobQueue {
     }
 
     /// Puts jobs that were running when the server last stopped back in the queue. Called once
-    /// at startup, before the workers start; returns how many were requeued.
+    /// at startup, before the workers start; returns how many were requeued. On a multi-node
+    /// store only jobs whose lease has expired are taken: the others belong to live nodes.
     pub async fn recover(&self) -> Result<usize, JobsError> {
-        let events = self
-            .store
-            .requeue_running(
-                "interrupted: server restarted; the job continues from its latest checkpoint, if any",
-                now_ms(),
-            )
-            .await?;
+        let events = if self.store.multi_node() {
+            self.store.requeue_expired(now_ms()).await?
+        } else {
+            self.store
+                .requeue_running(
+                    "interrupted: server restarted; the job continues from its latest checkpoint, if any",
+                    now_ms(),
+                )
+                .await?
+        };
         self.hub.publish(&events);
         Ok(events.len())
     }

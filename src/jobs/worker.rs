@@ -10,15 +10,17 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use super::checkpoint;
 use super::datasets::{StoreCatalog, decode_dataset};
+use super::lease;
 use super::model::{self, NewModel, decode_tensors};
 use super::prepare::{Prepared, prepare, uploaded_ids};
 use super::queue::{JobQueue, now_ms};
 use super::recorder::{CheckpointPolicy, Recorder, SavedCheckpoint, Sink};
 use super::validate::{ValidatedJob, WarmStart, validate};
-use crate::store::{CheckpointRecord, Finish, JobRow, JobStatus, Store};
+use crate::store::{CheckpointRecord, Finish, JobRow, JobStatus, Lease, Store};
 use crate::train::{self, Checkpoint, TrainError};
 
 /// How long an idle worker sleeps before looking at the queue again without being woken (a
@@ -99,13 +101,15 @@ pub enum StopReason {
     Cancelled,
     /// The server is shutting down: it goes back to the queue.
     Shutdown,
+    /// The attempt lost its lease: another node owns the job now; this one writes nothing.
+    LeaseLost,
 }
 
 /// The cancel flag of one running job, which `train::fit` checks every step, and why it was set.
 #[derive(Debug, Default)]
 pub struct RunControl {
     cancel: AtomicBool,
-    /// 0 = not stopped, 1 = cancelled, 2 = shutdown.
+    /// 0 = not stopped, 1 = cancelled, 2 = shutdown, 3 = lease lost.
     reason: AtomicU8,
 }
 
@@ -119,6 +123,7 @@ impl RunControl {
         let code = match reason {
             StopReason::Cancelled => 1,
             StopReason::Shutdown => 2,
+            StopReason::LeaseLost => 3,
         };
         // The first reason wins: a job cancelled by its user stays cancelled at shutdown.
         let _ = self
@@ -131,26 +136,52 @@ impl RunControl {
         match self.reason.load(Ordering::SeqCst) {
             1 => Some(StopReason::Cancelled),
             2 => Some(StopReason::Shutdown),
+            3 => Some(StopReason::LeaseLost),
             _ => None,
         }
     }
 }
 
-/// The controls of the jobs running in this process, by job id.
+/// The controls of the jobs running in this process, by job id, with their attempt numbers.
 #[derive(Debug, Default)]
 pub struct RunningJobs {
-    jobs: Mutex<HashMap<String, Arc<RunControl>>>,
+    jobs: Mutex<HashMap<String, (i64, Arc<RunControl>)>>,
 }
 
 impl RunningJobs {
-    /// Registers a job a worker has just claimed.
-    pub fn start(&self, job_id: &str) -> Arc<RunControl> {
+    /// Registers an attempt a worker has just claimed.
+    pub fn start(&self, job_id: &str, attempt: i64) -> Arc<RunControl> {
         let control = Arc::new(RunControl::default());
         self.jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(job_id.to_owned(), Arc::clone(&control));
+            .insert(job_id.to_owned(), (attempt, Arc::clone(&control)));
         control
+    }
+
+    /// The attempts running here, for the heartbeat to renew.
+    pub fn leases(&self) -> Vec<Lease> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(job_id, (attempt, _))| Lease {
+                job_id: job_id.clone(),
+                attempt: *attempt,
+            })
+            .collect()
+    }
+
+    /// Sets the cancel flag of that attempt of the job if it runs here; returns whether it does.
+    pub fn stop_attempt(&self, job_id: &str, attempt: i64, reason: StopReason) -> bool {
+        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        match jobs.get(job_id) {
+            Some((running, control)) if *running == attempt => {
+                control.stop(reason);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn end(&self, job_id: &str) {
@@ -164,7 +195,7 @@ impl RunningJobs {
     pub fn stop(&self, job_id: &str, reason: StopReason) -> bool {
         let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
         match jobs.get(job_id) {
-            Some(control) => {
+            Some((_, control)) => {
                 control.stop(reason);
                 true
             }
@@ -174,7 +205,7 @@ impl RunningJobs {
 
     pub fn stop_all(&self, reason: StopReason) {
         let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        for control in jobs.values() {
+        for (_, control) in jobs.values() {
             control.stop(reason);
         }
     }
@@ -187,11 +218,12 @@ impl RunningJobs {
     }
 }
 
-/// The training threads.
+/// The training threads, and the heartbeat task that renews their leases.
 pub struct WorkerPool {
     threads: Vec<JoinHandle<()>>,
     doorbell: Arc<Doorbell>,
     running: Arc<RunningJobs>,
+    heartbeat: CancellationToken,
 }
 
 /// What every worker thread shares.
@@ -203,9 +235,9 @@ struct Shared {
 
 impl WorkerPool {
     /// Starts `count` threads named `trainyard-worker-{n}` that claim jobs from `queue`'s store
-    /// and checkpoint them as `checkpoints` says. `runtime` is the tokio runtime the store's
-    /// futures run on; workers wait on it with `block_on` from their own threads, never on its
-    /// workers.
+    /// as `NODE/worker-{n}`, and the node's heartbeat task ([`super::lease`]); they checkpoint
+    /// jobs as `checkpoints` says. `runtime` is the tokio runtime the store's futures run on;
+    /// workers wait on it with `block_on` from their own threads, never on its workers.
     pub fn start(
         queue: &JobQueue,
         count: usize,
@@ -223,14 +255,24 @@ impl WorkerPool {
             doorbell: Arc::clone(queue.doorbell()),
             running: Arc::clone(queue.running()),
         });
+        let heartbeat = CancellationToken::new();
+        shared.sink.runtime.spawn(lease::heartbeat(
+            lease::Heart {
+                store: Arc::clone(queue.store()),
+                hub: Arc::clone(queue.hub()),
+                doorbell: Arc::clone(queue.doorbell()),
+                running: Arc::clone(queue.running()),
+                interval: queue.node().heartbeat_interval(),
+            },
+            heartbeat.clone(),
+        ));
         let mut threads = Vec::with_capacity(count);
         for n in 0..count {
             let shared = Arc::clone(&shared);
-            let name = format!("trainyard-worker-{n}");
-            let thread_name = name.clone();
+            let name = format!("{}/worker-{n}", queue.node().id);
             threads.push(
                 std::thread::Builder::new()
-                    .name(thread_name)
+                    .name(format!("trainyard-worker-{n}"))
                     .spawn(move || work(&shared, &name))?,
             );
         }
@@ -238,6 +280,7 @@ impl WorkerPool {
             threads,
             doorbell: Arc::clone(queue.doorbell()),
             running: Arc::clone(queue.running()),
+            heartbeat,
         })
     }
 
@@ -252,6 +295,7 @@ impl WorkerPool {
                 tracing::error!("a worker thread panicked");
             }
         }
+        self.heartbeat.cancel();
     }
 }
 
@@ -260,6 +304,7 @@ impl Drop for WorkerPool {
         // Without `stop` (a test that failed), still let the threads end on their own.
         self.doorbell.close();
         self.running.stop_all(StopReason::Shutdown);
+        self.heartbeat.cancel();
     }
 }
 
@@ -284,7 +329,7 @@ fn work(shared: &Shared, name: &str) {
                     .job_claimed((claimed_at - job.created_at) as f64 / 1000.0);
                 let id = job.id.clone();
                 tracing::info!(job = %id, worker = name, "training");
-                let control = shared.running.start(&id);
+                let control = shared.running.start(&id, job.attempt);
                 let outcome =
                     std::panic::catch_unwind(AssertUnwindSafe(|| run_job(shared, &job, &control)));
                 if outcome.is_err() {
@@ -686,6 +731,10 @@ fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
             };
             requeue(shared, job, &note);
         }
+        Err(TrainError::Cancelled { .. }) if control.reason() == Some(StopReason::LeaseLost) => {
+            // Another node runs the job now; every write of this attempt would be refused.
+            tracing::warn!(job = %job.id, attempt = job.attempt, "stopped: the lease was lost");
+        }
         Err(TrainError::Cancelled { epoch, step }) => {
             recorder.log(&format!("cancelled at epoch {epoch}, step {step}"));
             let events = recorder.take_pending();
@@ -775,7 +824,16 @@ mod tests {
     #[test]
     fn stop_reaches_only_jobs_running_here() {
         let running = RunningJobs::default();
-        let control = running.start("a");
+        let control = running.start("a", 1);
+        assert_eq!(
+            running.leases(),
+            [Lease {
+                job_id: "a".into(),
+                attempt: 1
+            }]
+        );
+        assert!(!running.stop_attempt("a", 2, StopReason::LeaseLost));
+        assert_eq!(control.reason(), None);
         assert!(running.stop("a", StopReason::Shutdown));
         assert!(!running.stop("b", StopReason::Shutdown));
         assert_eq!(control.reason(), Some(StopReason::Shutdown));

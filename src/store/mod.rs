@@ -5,18 +5,24 @@
 //! The store speaks in plain records — ids, numbers, JSON text and byte blobs — that the `jobs`
 //! layer encodes and decodes; it knows nothing of tensors, specs or HTTP. Times are milliseconds
 //! since the Unix epoch (UTC). The trait returns boxed futures so that callers hold an
-//! `Arc<dyn Store>` and a second backend (PostgreSQL, with `FOR UPDATE SKIP LOCKED` claims) can
-//! be added without touching them. A running job's latest checkpoint is one row, replaced
-//! atomically; putting the job back in the queue drops the records the checkpoint does not
-//! cover, so the next attempt continues from it without duplicates.
+//! `Arc<dyn Store>` whichever backend [`connect`] opened: [`SqliteStore`] (one process per file)
+//! or [`PgStore`] (several nodes sharing one database, each running jobs under a renewed lease).
+//! A running job's latest checkpoint is one row, replaced atomically; putting the job back in
+//! the queue drops the records the checkpoint does not cover, so the next attempt continues
+//! from it without duplicates.
 
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// What every store method returns.
@@ -26,7 +32,7 @@ pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 /// (logged, never sent) except for [`StoreError::Unavailable`], which `/readyz` reports.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database url {0:?}: expected sqlite://PATH")]
+    #[error("unsupported database url {0:?}: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -438,6 +444,37 @@ pub enum DeleteSweep {
     NotFound,
 }
 
+/// One attempt a node is running, as its heartbeat names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub job_id: String,
+    pub attempt: i64,
+}
+
+/// A lease the heartbeat renewed: the attempt still owns its running job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLease {
+    pub job_id: String,
+    /// A user asked to cancel the job (on any node): its worker should stop it.
+    pub cancel_requested: bool,
+}
+
+/// How a store is opened: settings that are not part of the database URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a claim or a heartbeat keeps a running job for its node (PostgreSQL). A job
+    /// whose lease ran out is taken over by the next node that looks.
+    pub lease: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            lease: Duration::from_secs(15),
+        }
+    }
+}
+
 /// The persistence the rest of trainyard uses. Every write that changes a job's status appends
 /// the matching `status` event in the same transaction, so the event log is the job's history.
 pub trait Store: Send + Sync + 'static {
@@ -453,7 +490,8 @@ pub trait Store: Send + Sync + 'static {
     /// How many jobs are in each status (statuses without jobs are left out).
     fn count_jobs_by_status(&self) -> StoreFuture<'_, Vec<(JobStatus, u64)>>;
 
-    /// Atomically moves the first queued job (highest priority, then oldest) to `running`.
+    /// Atomically moves the first queued job (highest priority, then oldest) to `running`,
+    /// with a fresh attempt number (and, on a multi-node store, a lease).
     fn claim_job<'a>(
         &'a self,
         worker: &'a str,
@@ -486,6 +524,19 @@ pub trait Store: Send + Sync + 'static {
     /// Puts every running job back in the queue (startup after a crash), dropping records after
     /// each one's checkpoint as [`Store::requeue_job`] does.
     fn requeue_running<'a>(&'a self, note: &'a str, now: i64) -> StoreFuture<'a, Vec<EventRow>>;
+    /// Whether several processes may run jobs from this database at once. When they may, a
+    /// running job belongs to its attempt only while its lease lasts: startup must not requeue
+    /// running jobs (they may be another node's), [`Store::requeue_expired`] takes over the
+    /// jobs of nodes that stopped renewing.
+    fn multi_node(&self) -> bool;
+    /// Renews the leases of the running attempts `leases` names and returns those that still
+    /// own their job; an attempt left out has lost it (requeued, taken over, or finished).
+    fn renew_leases<'a>(&'a self, leases: &'a [Lease], now: i64)
+    -> StoreFuture<'a, Vec<HeldLease>>;
+    /// Puts running jobs whose lease ran out before `now` back in the queue (or ends them as
+    /// `cancelled` when a cancel was asked for), with a status event naming the expired
+    /// attempt. Always empty for a single-process store.
+    fn requeue_expired(&self, now: i64) -> StoreFuture<'_, Vec<EventRow>>;
     fn delete_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteJob>;
 
     /// Replaces the job's checkpoint in one transaction; `false` (nothing written) when the
@@ -539,9 +590,43 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with(database_url, &StoreOptions::default()).await
+}
+
+/// [`connect`] with options: `sqlite://PATH` (created if missing) or `postgres://…` (the
+/// database must exist; its tables are created by the migrations).
+pub async fn connect_with(
+    database_url: &str,
+    options: &StoreOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            PgStore::connect(database_url, options.lease).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(database_url.to_owned()))
     }
+}
+
+/// The body of a `status` event: what the job became, and why when it is not obvious.
+fn status_body(status: JobStatus, note: Option<&str>, error: Option<&str>) -> String {
+    let error: serde_json::Value = error
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    serde_json::json!({"status": status.as_str(), "note": note, "error": error}).to_string()
+}
+
+/// The note of the `running` event of a claim: set when an earlier attempt did not finish.
+fn claim_note(attempt: i64) -> Option<String> {
+    (attempt > 1).then(|| format!("attempt {attempt}: resumed after an earlier attempt stopped"))
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} exceeds i64")))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
 }

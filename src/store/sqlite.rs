@@ -9,14 +9,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::{
     CancelJob, CheckpointRecord, DatasetMeta, DatasetQuery, DatasetRecord, DeleteDataset,
-    DeleteJob, EventKind, EventRow, Finish, ImportedModelRecord, InsertJob, JobQuery, JobRow,
-    JobStatus, ModelRecord, NewEvent, NewJob, Store, StoreError, StoreFuture,
+    DeleteJob, EventKind, EventRow, Finish, HeldLease, ImportedModelRecord, InsertJob, JobQuery,
+    JobRow, JobStatus, Lease, ModelRecord, NewEvent, NewJob, Store, StoreError, StoreFuture,
+    claim_note, status_body, to_i64, to_u64,
 };
 use super::{
     CancelSweep, DeleteSweep, InsertSweep, NewSweep, SweepEntry, SweepJob, SweepQuery, SweepRow,
@@ -39,7 +39,7 @@ const SWEEP_COLUMNS: &str = "id, name, base, grid, seed, created_at";
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -58,14 +58,6 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
-}
-
-fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} exceeds i64")))
-}
-
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
 }
 
 fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<JobRow, StoreError> {
@@ -135,14 +127,6 @@ fn dataset_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DatasetMeta, StoreE
         meta: row.try_get("meta")?,
         created_at: row.try_get("created_at")?,
     })
-}
-
-/// The body of a `status` event: what the job became, and why when it is not obvious.
-fn status_body(status: JobStatus, note: Option<&str>, error: Option<&str>) -> String {
-    let error: serde_json::Value = error
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or(serde_json::Value::Null);
-    json!({"status": status.as_str(), "note": note, "error": error}).to_string()
 }
 
 async fn append_event(
@@ -338,7 +322,16 @@ impl SqliteStore {
             return Ok(None);
         };
         let job = job_from_row(&row)?;
-        let event = append_status(&mut tx, &job.id, JobStatus::Running, None, None, now).await?;
+        let note = claim_note(job.attempt);
+        let event = append_status(
+            &mut tx,
+            &job.id,
+            JobStatus::Running,
+            note.as_deref(),
+            None,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some((job, event)))
     }
@@ -829,6 +822,28 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(DeleteDataset::Deleted)
     }
+
+    async fn renew_leases_inner(&self, leases: &[Lease]) -> Result<Vec<HeldLease>, StoreError> {
+        let mut held = Vec::with_capacity(leases.len());
+        let mut conn = self.pool.acquire().await?;
+        for lease in leases {
+            let cancel: Option<i64> = sqlx::query_scalar(
+                "SELECT cancel_requested FROM jobs \
+                 WHERE id = $1 AND attempt = $2 AND status = 'running'",
+            )
+            .bind(&lease.job_id)
+            .bind(lease.attempt)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(cancel) = cancel {
+                held.push(HeldLease {
+                    job_id: lease.job_id.clone(),
+                    cancel_requested: cancel != 0,
+                });
+            }
+        }
+        Ok(held)
+    }
 }
 
 fn sweep_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SweepRow, StoreError> {
@@ -1199,6 +1214,23 @@ impl Store for SqliteStore {
         Box::pin(self.requeue_running_inner(note, now))
     }
 
+    fn multi_node(&self) -> bool {
+        false
+    }
+
+    fn renew_leases<'a>(
+        &'a self,
+        leases: &'a [Lease],
+        _now: i64,
+    ) -> StoreFuture<'a, Vec<HeldLease>> {
+        Box::pin(self.renew_leases_inner(leases))
+    }
+
+    fn requeue_expired(&self, _now: i64) -> StoreFuture<'_, Vec<EventRow>> {
+        // One process per file: what was running when it stopped is requeued at startup.
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     fn delete_job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteJob> {
         Box::pin(self.delete_job_inner(id))
     }
@@ -1287,696 +1319,5 @@ impl Store for SqliteStore {
 
     fn delete_sweep<'a>(&'a self, id: &'a str) -> StoreFuture<'a, DeleteSweep> {
         Box::pin(self.delete_sweep_inner(id))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Idempotency;
-
-    struct TestDb {
-        store: SqliteStore,
-        _dir: tempfile::TempDir,
-    }
-
-    async fn open() -> TestDb {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = SqliteStore::connect(&url).await.expect("the store opens");
-        TestDb { store, _dir: dir }
-    }
-
-    fn new_job(id: &str, priority: i64, created_at: i64) -> NewJob {
-        NewJob {
-            id: id.to_owned(),
-            name: Some(format!("job {id}")),
-            priority,
-            spec: "{}".into(),
-            resolved_spec: "{}".into(),
-            seed: u64::MAX,
-            parameter_count: 131,
-            total_steps: 70,
-            epochs: 10,
-            created_at,
-            datasets: Vec::new(),
-            idempotency: None,
-            max_queued: 100,
-        }
-    }
-
-    fn epoch(n: u64) -> NewEvent {
-        NewEvent {
-            kind: EventKind::Epoch,
-            epoch: Some(n),
-            body: format!(r#"{{"epoch":{n}}}"#),
-            at: 1,
-        }
-    }
-
-    async fn insert(store: &SqliteStore, job: NewJob) -> JobRow {
-        match store.insert_job(job).await.expect("insert works") {
-            InsertJob::Created { job, .. } => job,
-            other => panic!("expected a created job, got {other:?}"),
-        }
-    }
-
-    async fn claim(store: &SqliteStore) -> Option<JobRow> {
-        store
-            .claim_job("w", 5)
-            .await
-            .expect("claim works")
-            .map(|(job, _)| job)
-    }
-
-    #[tokio::test]
-    async fn claims_take_the_highest_priority_then_the_oldest() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        insert(&db.store, new_job("b", 5, 2)).await;
-        insert(&db.store, new_job("c", 0, 3)).await;
-        assert_eq!(db.store.queue_position("a").await.ok().flatten(), Some(2));
-        assert_eq!(db.store.queue_position("b").await.ok().flatten(), Some(1));
-        let order: Vec<String> = [
-            claim(&db.store).await,
-            claim(&db.store).await,
-            claim(&db.store).await,
-            claim(&db.store).await,
-        ]
-        .into_iter()
-        .map(|job| job.map_or("-".to_owned(), |j| j.id))
-        .collect();
-        assert_eq!(order, ["b", "a", "c", "-"]);
-    }
-
-    #[tokio::test]
-    async fn seeds_keep_all_64_bits() {
-        let db = open().await;
-        let job = insert(&db.store, new_job("a", 0, 1)).await;
-        assert_eq!(job.seed, u64::MAX);
-    }
-
-    #[tokio::test]
-    async fn a_finished_job_keeps_its_status() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        let job = claim(&db.store).await.expect("a job to claim");
-        let finish = Finish {
-            job_id: "a".into(),
-            attempt: job.attempt,
-            status: JobStatus::Succeeded,
-            error: None,
-            progress: None,
-            events: vec![epoch(1)],
-            model: None,
-            at: 9,
-        };
-        let events = db
-            .store
-            .finish_job(finish.clone())
-            .await
-            .expect("finish works");
-        assert_eq!(events.len(), 2);
-        assert_eq!(events[1].kind, EventKind::Status);
-        let again = Finish {
-            status: JobStatus::Failed,
-            ..finish
-        };
-        assert!(
-            db.store
-                .finish_job(again)
-                .await
-                .expect("no error")
-                .is_empty()
-        );
-        let forced = sqlx::query("UPDATE jobs SET status = 'queued' WHERE id = 'a'")
-            .execute(&db.store.pool)
-            .await;
-        assert!(
-            forced.is_err(),
-            "the trigger refuses to reopen a finished job"
-        );
-        let job = db.store.job("a").await.ok().flatten().expect("the job");
-        assert_eq!(job.status, JobStatus::Succeeded);
-        assert!(matches!(
-            db.store.request_cancel("a", 10).await,
-            Ok(CancelJob::Finished(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn an_idempotency_key_replays_the_same_request_and_refuses_another() {
-        let db = open().await;
-        let keyed = |id: &str, hash: &str| NewJob {
-            idempotency: Some(Idempotency {
-                key: "k1".into(),
-                request_hash: hash.into(),
-            }),
-            ..new_job(id, 0, 1)
-        };
-        insert(&db.store, keyed("a", "h1")).await;
-        match db.store.insert_job(keyed("b", "h1")).await {
-            Ok(InsertJob::Replayed(job)) => assert_eq!(job.id, "a"),
-            other => panic!("expected a replay, got {other:?}"),
-        }
-        match db.store.insert_job(keyed("c", "h2")).await {
-            Ok(InsertJob::KeyReused { job_id }) => assert_eq!(job_id, "a"),
-            other => panic!("expected a refusal, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_full_queue_refuses_new_jobs() {
-        let db = open().await;
-        insert(
-            &db.store,
-            NewJob {
-                max_queued: 1,
-                ..new_job("a", 0, 1)
-            },
-        )
-        .await;
-        let refused = db
-            .store
-            .insert_job(NewJob {
-                max_queued: 1,
-                ..new_job("b", 0, 2)
-            })
-            .await;
-        assert!(matches!(refused, Ok(InsertJob::QueueFull { queued: 1 })));
-    }
-
-    #[tokio::test]
-    async fn records_of_an_attempt_that_lost_the_job_are_dropped() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        let first = claim(&db.store).await.expect("claimed");
-        let kept = db
-            .store
-            .record("a", first.attempt, vec![epoch(1)], Some("{}".into()))
-            .await
-            .expect("record works");
-        assert_eq!(kept.len(), 1);
-        let requeued = db
-            .store
-            .requeue_running("restart", 6)
-            .await
-            .expect("requeue");
-        assert_eq!(requeued.len(), 1);
-        assert!(
-            db.store
-                .epochs("a", 0, 10)
-                .await
-                .expect("epochs")
-                .is_empty()
-        );
-        let second = claim(&db.store).await.expect("claimed again");
-        assert_eq!(second.attempt, first.attempt + 1);
-        let stale = db
-            .store
-            .record("a", first.attempt, vec![epoch(1)], None)
-            .await
-            .expect("no error");
-        assert!(stale.is_empty());
-        let statuses: Vec<String> = db
-            .store
-            .history("a")
-            .await
-            .expect("history")
-            .iter()
-            .map(|e| e.body.clone())
-            .collect();
-        assert_eq!(
-            statuses.len(),
-            4,
-            "queued, running, queued, running: {statuses:?}"
-        );
-        assert!(statuses[2].contains("restart"));
-    }
-
-    #[tokio::test]
-    async fn deleting_a_job_takes_its_events_and_model_with_it() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        assert_eq!(
-            db.store.delete_job("a").await.ok(),
-            Some(DeleteJob::Active(JobStatus::Queued))
-        );
-        let job = claim(&db.store).await.expect("claimed");
-        let model = ModelRecord {
-            meta: "{}".into(),
-            weights: vec![0, 0, 128, 63],
-            weights_sha256: "abc".into(),
-            created_at: 3,
-        };
-        db.store
-            .finish_job(Finish {
-                job_id: "a".into(),
-                attempt: job.attempt,
-                status: JobStatus::Succeeded,
-                error: None,
-                progress: None,
-                events: vec![epoch(1), epoch(2)],
-                model: Some(model.clone()),
-                at: 4,
-            })
-            .await
-            .expect("finish");
-        assert_eq!(db.store.model("a").await.ok().flatten(), Some(model));
-        assert_eq!(
-            db.store
-                .job("a")
-                .await
-                .ok()
-                .flatten()
-                .and_then(|j| j.weights_sha256),
-            Some("abc".into())
-        );
-        assert_eq!(db.store.epochs("a", 1, 10).await.expect("epochs").len(), 1);
-        assert_eq!(
-            db.store.delete_job("a").await.ok(),
-            Some(DeleteJob::Deleted)
-        );
-        assert_eq!(
-            db.store.delete_job("a").await.ok(),
-            Some(DeleteJob::NotFound)
-        );
-        assert!(
-            db.store
-                .events("a", 0, 10)
-                .await
-                .expect("events")
-                .is_empty()
-        );
-        assert_eq!(db.store.model("a").await.ok().flatten(), None);
-    }
-
-    #[tokio::test]
-    async fn a_dataset_read_by_a_waiting_job_cannot_be_deleted() {
-        let db = open().await;
-        let dataset = DatasetRecord {
-            meta: DatasetMeta {
-                id: "d".into(),
-                name: "points".into(),
-                rows: 2,
-                features: 1,
-                classes: Some(2),
-                label_column: "label".into(),
-                meta: "{}".into(),
-                created_at: 1,
-            },
-            matrix: vec![1, 2, 3],
-        };
-        db.store
-            .insert_dataset(dataset.clone())
-            .await
-            .expect("insert");
-        assert_eq!(
-            db.store.dataset_matrix("d").await.ok().flatten(),
-            Some(dataset)
-        );
-        insert(
-            &db.store,
-            NewJob {
-                datasets: vec!["d".into()],
-                ..new_job("a", 0, 2)
-            },
-        )
-        .await;
-        assert_eq!(
-            db.store.delete_dataset("d").await.ok(),
-            Some(DeleteDataset::InUse {
-                job_ids: vec!["a".into()]
-            })
-        );
-        assert!(matches!(
-            db.store.request_cancel("a", 3).await,
-            Ok(CancelJob::Cancelled { .. })
-        ));
-        assert_eq!(
-            db.store.delete_dataset("d").await.ok(),
-            Some(DeleteDataset::Deleted)
-        );
-        let missing = db
-            .store
-            .insert_job(NewJob {
-                datasets: vec!["d".into()],
-                ..new_job("b", 0, 4)
-            })
-            .await;
-        assert!(matches!(missing, Ok(InsertJob::DatasetMissing { .. })));
-    }
-
-    fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
-        NewSweep {
-            id: id.to_owned(),
-            name: Some("grid".into()),
-            base: "{}".into(),
-            grid: r#"{"training.seed":[1,2,3]}"#.into(),
-            seed: 7,
-            created_at: 10,
-            jobs: job_ids
-                .iter()
-                .enumerate()
-                .map(|(i, job_id)| {
-                    (
-                        new_job(job_id, 0, 10),
-                        format!(r#"{{"training.seed":{}}}"#, i + 1),
-                    )
-                })
-                .collect(),
-            max_queued,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one() {
-        let db = open().await;
-        insert(&db.store, new_job("other", 0, 1)).await;
-        // One place left in a queue of 3: a sweep of 3 does not fit, and leaves no trace.
-        let full = db
-            .store
-            .insert_sweep(new_sweep("s0", &["x", "y", "z"], 3))
-            .await;
-        assert!(matches!(full, Ok(InsertSweep::QueueFull { queued: 1 })));
-        let mut missing = new_sweep("s0", &["x", "y"], 100);
-        missing.jobs[1].0.datasets = vec!["gone".into()];
-        assert!(matches!(
-            db.store.insert_sweep(missing).await,
-            Ok(InsertSweep::DatasetMissing { .. })
-        ));
-        assert!(db.store.job("x").await.expect("read").is_none());
-        assert!(db.store.sweep("s0").await.expect("read").is_none());
-
-        let created = db
-            .store
-            .insert_sweep(new_sweep("s1", &["a", "b", "c"], 100))
-            .await;
-        let Ok(InsertSweep::Created { jobs, events, .. }) = created else {
-            panic!("expected a created sweep, got {created:?}");
-        };
-        assert_eq!(events.len(), 3);
-        let order: Vec<(u64, &str)> = jobs
-            .iter()
-            .map(|j| (j.position, j.job.id.as_str()))
-            .collect();
-        assert_eq!(order, [(0, "a"), (1, "b"), (2, "c")]);
-        assert_eq!(jobs[2].overrides, r#"{"training.seed":3}"#);
-        let listed = db
-            .store
-            .sweeps(SweepQuery {
-                limit: 10,
-                before: None,
-            })
-            .await
-            .expect("list");
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].counts, [(JobStatus::Queued, 3)]);
-
-        // "other" is claimed first, then "a"; cancelling the sweep stops "a" and cancels b, c.
-        claim(&db.store).await.expect("other");
-        claim(&db.store).await.expect("a");
-        assert_eq!(
-            db.store.delete_sweep("s1").await.ok(),
-            Some(DeleteSweep::Active {
-                job_ids: vec!["a".into(), "b".into(), "c".into()]
-            })
-        );
-        let Ok(CancelSweep::Done { cancelled, running }) = db.store.cancel_sweep("s1", 20).await
-        else {
-            panic!("expected a cancel");
-        };
-        assert_eq!(cancelled.len(), 2);
-        assert_eq!(running, ["a"]);
-        let a = db.store.job("a").await.ok().flatten().expect("a");
-        assert!(a.cancel_requested && a.status == JobStatus::Running);
-        db.store
-            .finish_job(Finish {
-                job_id: "a".into(),
-                attempt: a.attempt,
-                status: JobStatus::Cancelled,
-                error: None,
-                progress: None,
-                events: vec![epoch(1)],
-                model: None,
-                at: 21,
-            })
-            .await
-            .expect("finish");
-        assert_eq!(
-            db.store.delete_sweep("s1").await.ok(),
-            Some(DeleteSweep::Deleted {
-                job_ids: vec!["a".into(), "b".into(), "c".into()]
-            })
-        );
-        assert!(db.store.job("a").await.expect("read").is_none());
-        assert!(
-            db.store
-                .events("a", 0, 10)
-                .await
-                .expect("events")
-                .is_empty()
-        );
-        assert!(db.store.job("other").await.expect("read").is_some());
-        assert!(matches!(
-            db.store.cancel_sweep("s1", 22).await,
-            Ok(CancelSweep::NotFound)
-        ));
-        assert_eq!(
-            db.store.delete_sweep("s1").await.ok(),
-            Some(DeleteSweep::NotFound)
-        );
-    }
-
-    fn step(epoch: u64, n: u64) -> NewEvent {
-        NewEvent {
-            kind: EventKind::Step,
-            epoch: Some(epoch),
-            body: format!(r#"{{"step":{n}}}"#),
-            at: 1,
-        }
-    }
-
-    fn log(message: &str) -> NewEvent {
-        NewEvent {
-            kind: EventKind::Log,
-            epoch: None,
-            body: format!(r#"{{"message":"{message}"}}"#),
-            at: 1,
-        }
-    }
-
-    fn checkpoint(attempt: i64, epoch: u64, last_seq: i64, data: &[u8]) -> CheckpointRecord {
-        CheckpointRecord {
-            job_id: "a".into(),
-            attempt,
-            epoch,
-            step: epoch * 7,
-            last_seq,
-            data: data.to_vec(),
-            created_at: 20 + epoch as i64,
-        }
-    }
-
-    /// The bodies of the job's events of `kind`, oldest first.
-    async fn bodies(store: &SqliteStore, kind: EventKind) -> Vec<String> {
-        store
-            .events("a", 0, 100)
-            .await
-            .expect("events")
-            .into_iter()
-            .filter(|e| e.kind == kind)
-            .map(|e| e.body)
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_checkpoint_is_saved_only_by_the_attempt_that_owns_the_job() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        assert!(
-            !db.store
-                .save_checkpoint(checkpoint(1, 1, 0, b"queued"))
-                .await
-                .expect("no error"),
-            "a queued job takes no checkpoint"
-        );
-        let first = claim(&db.store).await.expect("claimed");
-        assert!(
-            db.store
-                .save_checkpoint(checkpoint(first.attempt, 1, 0, b"one"))
-                .await
-                .expect("saved")
-        );
-        db.store
-            .requeue_running("restart", 6)
-            .await
-            .expect("requeue");
-        let second = claim(&db.store).await.expect("claimed again");
-        assert!(
-            !db.store
-                .save_checkpoint(checkpoint(first.attempt, 2, 0, b"stale"))
-                .await
-                .expect("no error"),
-            "the first attempt lost the job"
-        );
-        let kept = db.store.checkpoint("a").await.expect("read").expect("one");
-        assert_eq!(kept, checkpoint(first.attempt, 1, 0, b"one"));
-        assert!(
-            db.store
-                .save_checkpoint(checkpoint(second.attempt, 3, 0, b"three"))
-                .await
-                .expect("saved")
-        );
-        assert_eq!(
-            db.store.checkpoint("a").await.expect("read"),
-            Some(checkpoint(second.attempt, 3, 0, b"three")),
-            "the row is replaced, with the new attempt"
-        );
-    }
-
-    #[tokio::test]
-    async fn requeueing_drops_the_records_after_the_checkpoint_and_keeps_history_and_logs() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        let job = claim(&db.store).await.expect("claimed");
-        let covered = db
-            .store
-            .record(
-                "a",
-                job.attempt,
-                vec![epoch(1), step(2, 9), log("kept")],
-                None,
-            )
-            .await
-            .expect("recorded");
-        let last_seq = covered[1].seq;
-        assert!(
-            db.store
-                .save_checkpoint(checkpoint(job.attempt, 1, last_seq, b"cp"))
-                .await
-                .expect("saved")
-        );
-        db.store
-            .record(
-                "a",
-                job.attempt,
-                vec![step(2, 10), epoch(2), log("also kept")],
-                None,
-            )
-            .await
-            .expect("recorded");
-        let requeued = db
-            .store
-            .requeue_job("a", job.attempt, "interrupted", 7)
-            .await
-            .expect("requeue");
-        assert!(requeued.is_some());
-        assert_eq!(
-            bodies(&db.store, EventKind::Epoch).await,
-            [r#"{"epoch":1}"#]
-        );
-        assert_eq!(bodies(&db.store, EventKind::Step).await, [r#"{"step":9}"#]);
-        assert_eq!(bodies(&db.store, EventKind::Log).await.len(), 2);
-        assert_eq!(bodies(&db.store, EventKind::Status).await.len(), 3);
-        assert_eq!(
-            db.store
-                .checkpoint("a")
-                .await
-                .expect("read")
-                .map(|c| c.last_seq),
-            Some(last_seq),
-            "the checkpoint survives the requeue"
-        );
-
-        // Without a checkpoint every epoch and step record goes.
-        insert(&db.store, new_job("b", -1, 2)).await;
-        let again = claim(&db.store).await.expect("a again");
-        assert_eq!(again.id, "a");
-        let other = claim(&db.store).await.expect("b");
-        db.store
-            .record("b", other.attempt, vec![epoch(1), step(1, 1)], None)
-            .await
-            .expect("recorded");
-        let requeued = db
-            .store
-            .requeue_running("restart", 8)
-            .await
-            .expect("requeue");
-        assert_eq!(requeued.len(), 2);
-        assert!(
-            db.store
-                .epochs("b", 0, 10)
-                .await
-                .expect("epochs")
-                .is_empty()
-        );
-        assert_eq!(db.store.epochs("a", 0, 10).await.expect("epochs").len(), 1);
-    }
-
-    #[tokio::test]
-    async fn the_checkpoint_goes_when_the_job_ends_or_is_deleted() {
-        let db = open().await;
-        insert(&db.store, new_job("a", 0, 1)).await;
-        let job = claim(&db.store).await.expect("claimed");
-        db.store
-            .save_checkpoint(checkpoint(job.attempt, 1, 0, b"cp"))
-            .await
-            .expect("saved");
-        db.store
-            .finish_job(Finish {
-                job_id: "a".into(),
-                attempt: job.attempt,
-                status: JobStatus::Succeeded,
-                error: None,
-                progress: None,
-                events: Vec::new(),
-                model: None,
-                at: 9,
-            })
-            .await
-            .expect("finish");
-        assert_eq!(db.store.checkpoint("a").await.expect("read"), None);
-
-        // A queued job with a checkpoint (interrupted earlier) that is cancelled.
-        insert(&db.store, new_job("b", 0, 2)).await;
-        let job = claim(&db.store).await.expect("claimed");
-        let saved = CheckpointRecord {
-            job_id: "b".into(),
-            ..checkpoint(job.attempt, 1, 0, b"cp")
-        };
-        db.store.save_checkpoint(saved).await.expect("saved");
-        db.store
-            .requeue_job("b", job.attempt, "interrupted", 3)
-            .await
-            .expect("requeue");
-        assert!(db.store.checkpoint("b").await.expect("read").is_some());
-        assert!(matches!(
-            db.store.request_cancel("b", 4).await,
-            Ok(CancelJob::Cancelled { .. })
-        ));
-        assert_eq!(db.store.checkpoint("b").await.expect("read"), None);
-
-        // And with the job: the cascade.
-        insert(&db.store, new_job("c", 0, 3)).await;
-        let job = claim(&db.store).await.expect("claimed");
-        let saved = CheckpointRecord {
-            job_id: "c".into(),
-            ..checkpoint(job.attempt, 1, 0, b"cp")
-        };
-        db.store.save_checkpoint(saved).await.expect("saved");
-        sqlx::query("UPDATE jobs SET status = 'failed' WHERE id = 'c'")
-            .execute(&db.store.pool)
-            .await
-            .expect("forced to an end");
-        assert_eq!(
-            db.store.delete_job("c").await.ok(),
-            Some(DeleteJob::Deleted)
-        );
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM checkpoints")
-            .fetch_one(&db.store.pool)
-            .await
-            .expect("count");
-        assert_eq!(left, 0);
     }
 }

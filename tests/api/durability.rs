@@ -4,7 +4,9 @@
 //! fresh database.
 //!
 //! Each scenario is a function of database URLs, so that it runs on any backend: the tests
-//! below call them with temporary SQLite files.
+//! below call them with temporary SQLite files and with fresh PostgreSQL databases (see
+//! `multinode` for the server they need). On PostgreSQL the servers hold 2 s leases, so a
+//! killed server's job is taken over soon after the restart.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::multinode::TestDatabase;
 use crate::support::{SseEvent, SseReader};
 
 /// A few seconds of training that touches every piece of state a checkpoint carries: shuffled
@@ -39,6 +42,10 @@ fn long_spec(epochs: u64) -> Value {
 
 const EPOCHS: u64 = 1500;
 
+fn is_postgres(database_url: &str) -> bool {
+    database_url.starts_with("postgres")
+}
+
 /// A `trainyard serve` process.
 struct Server {
     child: Child,
@@ -50,9 +57,15 @@ impl Server {
     /// Starts the binary on `database_url` with one worker and `flags`, and waits for its
     /// `listening on` line.
     fn start(database_url: &str, flags: &[&str]) -> Server {
+        let lease: &[&str] = if is_postgres(database_url) {
+            &["--lease-secs", "2"]
+        } else {
+            &[]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(["--database-url", database_url])
+            .args(lease)
             .args(flags)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -296,10 +309,17 @@ pub async fn killed_server_resumes_from_its_checkpoint(database_url: &str, refer
         statuses(&job),
         ["queued", "running", "queued", "running", "succeeded"]
     );
+    // One process requeues what was running when it starts; a node of a cluster takes over
+    // the job once the dead node's lease has expired.
+    let interrupted = if is_postgres(database_url) {
+        "requeued: the lease of attempt 1 on "
+    } else {
+        "interrupted: server restarted"
+    };
     assert!(
         job["history"][2]["note"]
             .as_str()
-            .is_some_and(|n| n.starts_with("interrupted: server restarted")),
+            .is_some_and(|n| n.starts_with(interrupted)),
         "{:#}",
         job["history"]
     );
@@ -385,6 +405,24 @@ async fn sigterm_checkpoints_the_running_job_and_a_restart_finishes_it_exactly()
         &sqlite_url(&dir, "reference.db"),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_server_killed_mid_training_resumes_from_its_checkpoint_to_the_same_model() {
+    let database = TestDatabase::create().await;
+    let reference = TestDatabase::create().await;
+    killed_server_resumes_from_its_checkpoint(&database.url, &reference.url).await;
+    database.drop_database().await;
+    reference.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_sigterm_checkpoints_the_running_job_and_a_restart_finishes_it_exactly() {
+    let database = TestDatabase::create().await;
+    let reference = TestDatabase::create().await;
+    terminated_server_checkpoints_and_requeues(&database.url, &reference.url).await;
+    database.drop_database().await;
+    reference.drop_database().await;
 }
 
 /// A checkpoint whose bytes were damaged on disk is refused by its checksum: the job trains

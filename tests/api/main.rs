@@ -1,5 +1,6 @@
 //! The integration tests: one binary that starts real servers on 127.0.0.1:0, each with its own
-//! temporary SQLite database (`support::spawn_app`).
+//! temporary SQLite database (`support::spawn_app`), and (`multinode`) several server processes
+//! on a fresh PostgreSQL database.
 
 /// spawn_app() and the client helpers; each area uses a different subset of them.
 #[allow(dead_code)]
@@ -31,6 +32,8 @@ mod restart;
 
 /// Checkpoints with the real binary: SIGKILL and SIGTERM mid-training, exact resume.
 mod durability;
+/// Several server processes on one PostgreSQL database: leases, takeover, cross-node SSE/cancel.
+mod multinode;
 
 /// Every examples/*.json trains to success.
 mod examples;
