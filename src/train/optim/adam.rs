@@ -79,7 +79,12 @@ impl Adam {
         let g = &gradient[..n];
         let m = &mut self.m.buffers[index][..n];
         let v = &mut self.v.buffers[index][..n];
-        match &mut self.v_max {
+        let v_max = self
+            .v_max
+            .as_mut()
+            .map(|slot| &mut slot.buffers[index][..n]);
+        // Eight lanes wide where the CPU has AVX2 (`crate::train::simd`); same results.
+        crate::train::simd::dispatch(|| match v_max {
             None => {
                 for i in 0..n {
                     let gi = g[i];
@@ -91,7 +96,6 @@ impl Adam {
                 }
             }
             Some(v_max) => {
-                let v_max = &mut v_max.buffers[index][..n];
                 for i in 0..n {
                     let gi = g[i];
                     let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
@@ -103,7 +107,7 @@ impl Adam {
                     w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
                 }
             }
-        }
+        });
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
