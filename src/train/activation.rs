@@ -56,7 +56,10 @@ impl Activation {
     /// `y = f(z)` over `rows × width` buffers (`z.len() == y.len()`, a multiple of `width`).
     pub fn forward(self, z: &[f32], y: &mut [f32], width: usize) {
         // Eight lanes wide where the CPU has AVX2 (`super::simd`); same results.
-        super::simd::dispatch(|| self.forward_loops(z, y, width));
+        super::simd::dispatch(
+            #[inline(always)]
+            || self.forward_loops(z, y, width),
+        );
     }
 
     #[inline(always)]
@@ -85,7 +88,10 @@ impl Activation {
     /// `dz = dy · ∂f/∂z` given `z`, `y = f(z)` and `dy`; for softmax, per row,
     /// `dz_i = y_i·(dy_i − Σ_j dy_j·y_j)`.
     pub fn backward(self, z: &[f32], y: &[f32], dy: &[f32], dz: &mut [f32], width: usize) {
-        super::simd::dispatch(|| self.backward_loops(z, y, dy, dz, width));
+        super::simd::dispatch(
+            #[inline(always)]
+            || self.backward_loops(z, y, dy, dz, width),
+        );
     }
 
     #[inline(always)]

@@ -47,7 +47,10 @@ mod tests {
         let mut plain = vec![0.0; a.len()];
         let plain_sum = kernel(&a, &b, &mut plain);
         let mut fast = vec![0.0; a.len()];
-        let fast_sum = dispatch(|| kernel(&a, &b, &mut fast));
+        let fast_sum = dispatch(
+            #[inline(always)]
+            || kernel(&a, &b, &mut fast),
+        );
         assert_eq!(plain_sum.to_bits(), fast_sum.to_bits());
         assert!(
             plain

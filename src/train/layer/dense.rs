@@ -106,14 +106,17 @@ impl Dense {
         if let Some(b) = self.bias {
             let db = &mut variables[b].gradient;
             let units = self.units;
-            crate::train::simd::dispatch(|| {
-                db.fill(0.0);
-                for dz_row in dz.chunks_exact(units) {
-                    for (g, &d) in db.iter_mut().zip(dz_row) {
-                        *g += d;
+            crate::train::simd::dispatch(
+                #[inline(always)]
+                || {
+                    db.fill(0.0);
+                    for dz_row in dz.chunks_exact(units) {
+                        for (g, &d) in db.iter_mut().zip(dz_row) {
+                            *g += d;
+                        }
                     }
-                }
-            });
+                },
+            );
         }
     }
 }
