@@ -55,6 +55,15 @@ impl Activation {
 
     /// `y = f(z)` over `rows × width` buffers (`z.len() == y.len()`, a multiple of `width`).
     pub fn forward(self, z: &[f32], y: &mut [f32], width: usize) {
+        // Eight lanes wide where the CPU has AVX2 (`super::simd`); same results.
+        super::simd::dispatch(
+            #[inline(always)]
+            || self.forward_loops(z, y, width),
+        );
+    }
+
+    #[inline(always)]
+    fn forward_loops(self, z: &[f32], y: &mut [f32], width: usize) {
         match self {
             Activation::Softmax => {
                 for (z_row, y_row) in z.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
@@ -79,6 +88,14 @@ impl Activation {
     /// `dz = dy · ∂f/∂z` given `z`, `y = f(z)` and `dy`; for softmax, per row,
     /// `dz_i = y_i·(dy_i − Σ_j dy_j·y_j)`.
     pub fn backward(self, z: &[f32], y: &[f32], dy: &[f32], dz: &mut [f32], width: usize) {
+        super::simd::dispatch(
+            #[inline(always)]
+            || self.backward_loops(z, y, dy, dz, width),
+        );
+    }
+
+    #[inline(always)]
+    fn backward_loops(self, z: &[f32], y: &[f32], dy: &[f32], dz: &mut [f32], width: usize) {
         match self {
             Activation::Softmax => {
                 for ((y_row, dy_row), dz_row) in y
@@ -115,6 +132,7 @@ impl Activation {
     }
 }
 
+#[inline(always)]
 fn map(z: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
     for (out, &x) in y.iter_mut().zip(z) {
         *out = f(x);
@@ -122,6 +140,7 @@ fn map(z: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32) {
 }
 
 /// `dz = dy · f'(at)`, where `at` is whichever of z or y the derivative is written in.
+#[inline(always)]
 fn chain(at: &[f32], dy: &[f32], dz: &mut [f32], derivative: impl Fn(f32) -> f32) {
     for ((d, &a), &g) in dz.iter_mut().zip(at).zip(dy) {
         *d = g * derivative(a);
@@ -169,6 +188,7 @@ pub fn log_sum_exp(z: &[f32]) -> f32 {
 /// Both sides use the same `e = e^{−|x|}` and the side is picked after the exponential, so the
 /// loop has no data-dependent branch around the call (a mispredicted branch per element cost
 /// more than the exponential in deep sigmoid stacks).
+#[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
     let e = (-x.abs()).exp();
     let numerator = if x >= 0.0 { 1.0 } else { e };

@@ -686,7 +686,10 @@ impl Run<'_> {
                 kernel += 1;
                 finite
             } else {
-                all_finite(&variable.values)
+                super::simd::dispatch(
+                    #[inline(always)]
+                    || all_finite(&variable.values),
+                )
             };
             if !finite {
                 return Err(format!(
@@ -785,6 +788,7 @@ const F32_LANES: usize = 16;
 const BLOCK: usize = 512;
 
 /// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`].
+#[inline(always)]
 fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let mut total = 0.0f64;
     for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
@@ -810,20 +814,31 @@ fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
 
 /// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`.
 fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
-    saved.copy_from_slice(values);
-    let gradient_squares = blocked_sum(gradient, gradient, |g, _| g * g);
-    let weight_squares = blocked_sum(values, values, |w, _| w * w);
-    (gradient_squares.sqrt(), weight_squares.sqrt())
+    super::simd::dispatch(
+        #[inline(always)]
+        || {
+            saved.copy_from_slice(values);
+            let gradient_squares = blocked_sum(gradient, gradient, |g, _| g * g);
+            let weight_squares = blocked_sum(values, values, |w, _| w * w);
+            (gradient_squares.sqrt(), weight_squares.sqrt())
+        },
+    )
 }
 
 /// `(every value of a is finite, ‖a − b‖₂)`; the differences are taken in f32.
 fn finite_distance(a: &[f32], b: &[f32]) -> (bool, f64) {
-    let squares = blocked_sum(a, b, |x, y| (x - y) * (x - y));
-    (all_finite(a), squares.sqrt())
+    super::simd::dispatch(
+        #[inline(always)]
+        || {
+            let squares = blocked_sum(a, b, |x, y| (x - y) * (x - y));
+            (all_finite(a), squares.sqrt())
+        },
+    )
 }
 
 /// Whether every value is finite; no early exit, so the loop vectorizes (weights are nearly
 /// always finite, and the whole slice is read either way).
+#[inline(always)]
 fn all_finite(values: &[f32]) -> bool {
     values.iter().fold(true, |ok, w| ok & w.is_finite())
 }

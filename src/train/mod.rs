@@ -19,6 +19,7 @@ pub mod regularizer;
 pub mod rng;
 pub mod schedule;
 pub mod shape;
+pub mod simd;
 
 pub use fit::{Checkpoint, EpochProgress, FitResult, Observer, TrainError, fit};
 pub use network::{PredictError, predict};

@@ -105,12 +105,18 @@ impl Dense {
         }
         if let Some(b) = self.bias {
             let db = &mut variables[b].gradient;
-            db.fill(0.0);
-            for dz_row in dz.chunks_exact(self.units) {
-                for (g, &d) in db.iter_mut().zip(dz_row) {
-                    *g += d;
-                }
-            }
+            let units = self.units;
+            crate::train::simd::dispatch(
+                #[inline(always)]
+                || {
+                    db.fill(0.0);
+                    for dz_row in dz.chunks_exact(units) {
+                        for (g, &d) in db.iter_mut().zip(dz_row) {
+                            *g += d;
+                        }
+                    }
+                },
+            );
         }
     }
 }

@@ -48,13 +48,18 @@ pub fn affine(
         );
         return;
     }
-    for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
-        for (&xi, k_row) in x_row.iter().zip(kernel.chunks_exact(units)) {
-            for (zj, &kj) in z_row.iter_mut().zip(k_row) {
-                *zj += xi * kj;
+    crate::train::simd::dispatch(
+        #[inline(always)]
+        || {
+            for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
+                for (&xi, k_row) in x_row.iter().zip(kernel.chunks_exact(units)) {
+                    for (zj, &kj) in z_row.iter_mut().zip(k_row) {
+                        *zj += xi * kj;
+                    }
+                }
             }
-        }
-    }
+        },
+    );
 }
 
 /// `dkernel = xᵀ·dz` (overwrites `dkernel`).
@@ -77,14 +82,19 @@ pub fn kernel_gradient(
         );
         return;
     }
-    dkernel.fill(0.0);
-    for (x_row, dz_row) in x.chunks_exact(inputs).zip(dz.chunks_exact(units)) {
-        for (&xi, dk_row) in x_row.iter().zip(dkernel.chunks_exact_mut(units)) {
-            for (dk, &d) in dk_row.iter_mut().zip(dz_row) {
-                *dk += xi * d;
+    crate::train::simd::dispatch(
+        #[inline(always)]
+        || {
+            dkernel.fill(0.0);
+            for (x_row, dz_row) in x.chunks_exact(inputs).zip(dz.chunks_exact(units)) {
+                for (&xi, dk_row) in x_row.iter().zip(dkernel.chunks_exact_mut(units)) {
+                    for (dk, &d) in dk_row.iter_mut().zip(dz_row) {
+                        *dk += xi * d;
+                    }
+                }
             }
-        }
-    }
+        },
+    );
 }
 
 /// `dx = dz·kernelᵀ` (overwrites `dx`).
@@ -107,11 +117,16 @@ pub fn input_gradient(
         );
         return;
     }
-    for (dz_row, dx_row) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(inputs)) {
-        for (dxi, k_row) in dx_row.iter_mut().zip(kernel.chunks_exact(units)) {
-            *dxi = dz_row.iter().zip(k_row).map(|(a, b)| a * b).sum();
-        }
-    }
+    crate::train::simd::dispatch(
+        #[inline(always)]
+        || {
+            for (dz_row, dx_row) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(inputs)) {
+                for (dxi, k_row) in dx_row.iter_mut().zip(kernel.chunks_exact(units)) {
+                    *dxi = dz_row.iter().zip(k_row).map(|(a, b)| a * b).sum();
+                }
+            }
+        },
+    );
 }
 
 #[cfg(test)]

@@ -79,31 +79,38 @@ impl Adam {
         let g = &gradient[..n];
         let m = &mut self.m.buffers[index][..n];
         let v = &mut self.v.buffers[index][..n];
-        match &mut self.v_max {
-            None => {
-                for i in 0..n {
-                    let gi = g[i];
-                    let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-                    let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-                    m[i] = mi;
-                    v[i] = vi;
-                    w[i] -= (mi * alpha) / (vi.sqrt() + epsilon);
+        let v_max = self
+            .v_max
+            .as_mut()
+            .map(|slot| &mut slot.buffers[index][..n]);
+        // Eight lanes wide where the CPU has AVX2 (`crate::train::simd`); same results.
+        crate::train::simd::dispatch(
+            #[inline(always)]
+            || match v_max {
+                None => {
+                    for i in 0..n {
+                        let gi = g[i];
+                        let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+                        let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+                        m[i] = mi;
+                        v[i] = vi;
+                        w[i] -= (mi * alpha) / (vi.sqrt() + epsilon);
+                    }
                 }
-            }
-            Some(v_max) => {
-                let v_max = &mut v_max.buffers[index][..n];
-                for i in 0..n {
-                    let gi = g[i];
-                    let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-                    let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-                    let top = v_max[i].max(vi);
-                    m[i] = mi;
-                    v[i] = vi;
-                    v_max[i] = top;
-                    w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
+                Some(v_max) => {
+                    for i in 0..n {
+                        let gi = g[i];
+                        let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+                        let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+                        let top = v_max[i].max(vi);
+                        m[i] = mi;
+                        v[i] = vi;
+                        v_max[i] = top;
+                        w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
+                    }
                 }
-            }
-        }
+            },
+        );
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {

@@ -37,22 +37,31 @@ impl Sgd {
         weights: &mut [f32],
         gradient: &[f32],
     ) {
-        let momentum = self.momentum;
-        let Some(velocity) = &mut self.velocity else {
-            for (w, &g) in weights.iter_mut().zip(gradient) {
-                *w -= g * learning_rate;
-            }
-            return;
-        };
-        let velocity = &mut velocity.buffers[index];
-        for ((w, v), &g) in weights.iter_mut().zip(velocity.iter_mut()).zip(gradient) {
-            *v = *v * momentum - g * learning_rate;
-            if self.nesterov {
-                *w += *v * momentum - g * learning_rate;
-            } else {
-                *w += *v;
-            }
-        }
+        let (momentum, nesterov) = (self.momentum, self.nesterov);
+        let velocity = self.velocity.as_mut().map(|slot| &mut slot.buffers[index]);
+        // Eight lanes wide where the CPU has AVX2 (`crate::train::simd`); same results.
+        crate::train::simd::dispatch(
+            #[inline(always)]
+            || {
+                let Some(velocity) = velocity else {
+                    for (w, &g) in weights.iter_mut().zip(gradient) {
+                        *w -= g * learning_rate;
+                    }
+                    return;
+                };
+                if nesterov {
+                    for ((w, v), &g) in weights.iter_mut().zip(velocity.iter_mut()).zip(gradient) {
+                        *v = *v * momentum - g * learning_rate;
+                        *w += *v * momentum - g * learning_rate;
+                    }
+                } else {
+                    for ((w, v), &g) in weights.iter_mut().zip(velocity.iter_mut()).zip(gradient) {
+                        *v = *v * momentum - g * learning_rate;
+                        *w += *v;
+                    }
+                }
+            },
+        );
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
