@@ -99,7 +99,7 @@ pub struct Durability {
     /// Checkpoint a running job every this many epochs (or sooner, see
     /// --checkpoint-every-secs); 0 turns the epoch trigger off. After a crash the job continues
     /// from its latest checkpoint.
-    #[arg(long, env = "TRAINYARD_CHECKPOINT_EVERY_EPOCHS", default_value_t = 10)]
+    #[arg(long, env = "TRAINYARD_CHECKPOINT_EVERY_EPOCHS", default_value_t = 100)]
     pub checkpoint_every_epochs: u64,
 
     /// Checkpoint a running job when this many seconds have passed since its last checkpoint
@@ -117,7 +117,7 @@ pub struct Durability {
 impl Default for Durability {
     fn default() -> Self {
         Durability {
-            checkpoint_every_epochs: 10,
+            checkpoint_every_epochs: 100,
             checkpoint_every_secs: 30,
             shutdown_timeout_secs: 10,
         }
