@@ -5,7 +5,9 @@
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::markup::{Progress, Section, best_text, job_label, page, progress_cell, status_badge};
+use super::markup::{
+    Progress, Section, best_text, job_label, page, percent_encode, progress_cell, status_badge,
+};
 use crate::store::JobRow;
 
 /// The metrics a comparison offers: loss and validation loss, each metric the jobs' resolved
@@ -42,7 +44,7 @@ pub fn comparison(title: &str, jobs: &[JobRow], metric: &str) -> Markup {
     let joined = ids.join(",");
     let chart = format!(
         "/v1/plots/compare.svg?jobs={joined}&metric={}",
-        query_value(metric)
+        percent_encode(metric)
     );
     let rows: Vec<(&JobRow, Option<&str>)> = jobs.iter().map(|job| (job, None)).collect();
     overlay(title, &rows, metric, &chart, "/compare", Some(&joined))
@@ -58,8 +60,8 @@ pub fn sweep_comparison(
 ) -> Markup {
     let chart = format!(
         "/v1/sweeps/{}/plots/{}.svg",
-        query_value(sweep_id),
-        query_value(metric)
+        percent_encode(sweep_id),
+        percent_encode(metric)
     );
     let rows: Vec<(&JobRow, Option<&str>)> = jobs
         .iter()
@@ -173,16 +175,4 @@ fn picker(metric: &str) -> Markup {
             div.actions { button type="submit" { "Compare" } }
         }
     }
-}
-
-/// Percent-encodes a query value (metric names are plain words, but a typed one may not be).
-fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -6,7 +6,7 @@ use maud::{Markup, PreEscaped, html};
 use serde_json::{Map, Value, json};
 
 use super::examples::DESCENT_EXAMPLES;
-use super::markup::{Section, page, problem_box};
+use super::markup::{Section, page, percent_encode, problem_box};
 use crate::api::problem::Problem;
 use crate::jobs::Rejection;
 
@@ -162,20 +162,9 @@ pub fn presets() -> Vec<(&'static str, String)> {
             }
             let text: Vec<String> = query
                 .into_iter()
-                .map(|(k, v)| format!("{k}={}", encode(&v)))
+                .map(|(k, v)| format!("{k}={}", percent_encode(&v)))
                 .collect();
             Some((*name, text.join("&")))
-        })
-        .collect()
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
         })
         .collect()
 }

@@ -207,6 +207,18 @@ pub fn progress_cell(job: &JobRow, progress: &Progress) -> Markup {
     }
 }
 
+/// Percent-encodes a query value: unreserved characters stay, every other byte is `%XX`.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
