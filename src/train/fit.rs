@@ -413,22 +413,35 @@ impl Run<'_> {
             dropout.set_word_pos(progress.dropout_position);
             augmentation_rng.set_word_pos(progress.augmentation_position);
         }
-        // Where epoch `epoch` stands after `batches` steps, for a checkpoint inside it.
-        let progress = |run: &Run<'_>,
-                        batches: usize,
-                        loss_sum: f64,
-                        dropout: &rand_chacha::ChaCha8Rng,
-                        augmentation_rng: &rand_chacha::ChaCha8Rng| {
-            (batches > 0).then(|| EpochProgress {
-                batches,
-                loss_sum,
-                metric_sums: run.metric_sums.clone(),
-                grad_norm_sums: run.grad_norm_sums.clone(),
-                ratio_sums: run.ratio_sums.clone(),
-                dropout_position: dropout.get_word_pos(),
-                augmentation_position: augmentation_rng.get_word_pos(),
-            })
-        };
+        // Hands the observer a checkpoint of epoch `epoch` after `batches` of its steps, with
+        // where the epoch stands when that is inside it.
+        let checkpoint_here =
+            |run: &mut Run<'_>,
+             network: &Network,
+             optimizer: &Optimizer,
+             batches: usize,
+             loss_sum: f64,
+             dropout: &rand_chacha::ChaCha8Rng,
+             augmentation_rng: &rand_chacha::ChaCha8Rng| {
+                let within = (batches > 0).then(|| EpochProgress {
+                    batches,
+                    loss_sum,
+                    metric_sums: run.metric_sums.clone(),
+                    grad_norm_sums: run.grad_norm_sums.clone(),
+                    ratio_sums: run.ratio_sums.clone(),
+                    dropout_position: dropout.get_word_pos(),
+                    augmentation_position: augmentation_rng.get_word_pos(),
+                });
+                let checkpoint = take_checkpoint(
+                    epoch,
+                    network,
+                    optimizer,
+                    saved.early_stopping,
+                    saved.snapshot,
+                    within,
+                );
+                run.observer.on_checkpoint(&checkpoint);
+            };
 
         let mut start = steps_this_epoch * self.batch_size;
         while start < rows {
@@ -436,22 +449,15 @@ impl Run<'_> {
             let step = optimizer.iterations();
             if self.cancel.load(Ordering::Relaxed) {
                 if self.observer.checkpoint_on_cancel() {
-                    let within = progress(
+                    checkpoint_here(
                         self,
+                        network,
+                        optimizer,
                         steps_this_epoch,
                         loss_sum,
                         &dropout,
                         &augmentation_rng,
                     );
-                    let checkpoint = take_checkpoint(
-                        epoch,
-                        network,
-                        optimizer,
-                        saved.early_stopping,
-                        saved.snapshot,
-                        within,
-                    );
-                    self.observer.on_checkpoint(&checkpoint);
                 }
                 return Err(TrainError::Cancelled {
                     epoch: epoch + 1,
@@ -545,22 +551,15 @@ impl Run<'_> {
                     .observer
                     .checkpoint_due_within_epoch(optimizer.iterations())
             {
-                let within = progress(
+                checkpoint_here(
                     self,
+                    network,
+                    optimizer,
                     steps_this_epoch,
                     loss_sum,
                     &dropout,
                     &augmentation_rng,
                 );
-                let checkpoint = take_checkpoint(
-                    epoch,
-                    network,
-                    optimizer,
-                    saved.early_stopping,
-                    saved.snapshot,
-                    within,
-                );
-                self.observer.on_checkpoint(&checkpoint);
             }
         }
 
