@@ -7,6 +7,8 @@
 //! differentiate most cheaply through `y`). Every function is elementwise except softmax, which
 //! works on each row.
 
+use super::math::exp;
+
 /// An elementwise (or, for softmax, row-wise) activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
@@ -115,10 +117,10 @@ impl Activation {
                 chain(z, dy, dz, |x| if x > 0.0 { 1.0 } else { negative_slope })
             }
             Activation::Elu { alpha } => {
-                chain(z, dy, dz, |x| if x > 0.0 { 1.0 } else { alpha * x.exp() })
+                chain(z, dy, dz, |x| if x > 0.0 { 1.0 } else { alpha * exp(x) })
             }
             Activation::Selu => chain(z, dy, dz, |x| {
-                SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * x.exp() }
+                SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * exp(x) }
             }),
             Activation::Gelu => chain(z, dy, dz, gelu_derivative),
             Activation::Sigmoid => chain(y, dy, dz, |s| s * (1.0 - s)),
@@ -148,11 +150,12 @@ fn chain(at: &[f32], dy: &[f32], dz: &mut [f32], derivative: impl Fn(f32) -> f32
 }
 
 /// `e^{z−max} / Σ e^{z−max}` over one row.
+#[inline(always)]
 pub fn softmax_row(z: &[f32], y: &mut [f32]) {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for (out, &x) in y.iter_mut().zip(z) {
-        *out = (x - max).exp();
+        *out = exp(x - max);
         sum += *out;
     }
     for out in y.iter_mut() {
@@ -163,11 +166,12 @@ pub fn softmax_row(z: &[f32], y: &mut [f32]) {
 /// Softmax of one row into `y` (as [`softmax_row`]) and `ln Σ_j e^{z_j}` (as
 /// [`log_sum_exp`]) from the same exponentials: both sum `e^{z−max}` in row order, so each
 /// result is bit for bit the one its own function gives, for one exponential per entry.
+#[inline(always)]
 pub fn softmax_and_log_sum_exp(z: &[f32], y: &mut [f32]) -> f32 {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for (out, &x) in y.iter_mut().zip(z) {
-        *out = (x - max).exp();
+        *out = exp(x - max);
         sum += *out;
     }
     for out in y.iter_mut() {
@@ -177,9 +181,10 @@ pub fn softmax_and_log_sum_exp(z: &[f32], y: &mut [f32]) -> f32 {
 }
 
 /// `ln Σ_j e^{z_j}`, computed as `max + ln Σ e^{z−max}` so that it never overflows.
+#[inline(always)]
 pub fn log_sum_exp(z: &[f32]) -> f32 {
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = z.iter().map(|&x| (x - max).exp()).sum();
+    let sum: f32 = z.iter().map(|&x| exp(x - max)).sum();
     max + sum.ln()
 }
 
@@ -190,14 +195,15 @@ pub fn log_sum_exp(z: &[f32]) -> f32 {
 /// more than the exponential in deep sigmoid stacks).
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
-    let e = (-x.abs()).exp();
+    let e = exp(-x.abs());
     let numerator = if x >= 0.0 { 1.0 } else { e };
     numerator / (1.0 + e)
 }
 
 /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`.
+#[inline(always)]
 fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
+    x.max(0.0) + exp(-x.abs()).ln_1p()
 }
 
 fn elu(x: f32, alpha: f32) -> f32 {

@@ -786,51 +786,72 @@ fn norm(values: &[f32]) -> f64 {
 const F32_LANES: usize = 16;
 const BLOCK: usize = 512;
 
-/// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`].
-#[inline(always)]
+/// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`]: the order
+/// the one-pass statistics below follow, written out plainly for their tests.
+#[cfg(test)]
 fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    let mut total = 0.0f64;
-    for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
-        let mut lanes = [0.0f32; F32_LANES];
-        let mut a_chunks = block_a.chunks_exact(F32_LANES);
-        let mut b_chunks = block_b.chunks_exact(F32_LANES);
-        for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
-            for lane in 0..F32_LANES {
-                lanes[lane] += f(ca[lane], cb[lane]);
-            }
-        }
-        for ((lane, &x), &y) in lanes
-            .iter_mut()
-            .zip(a_chunks.remainder())
-            .zip(b_chunks.remainder())
-        {
-            *lane += f(x, y);
-        }
-        total += lanes.iter().map(|&l| f64::from(l)).sum::<f64>();
-    }
-    total
+    a.chunks(BLOCK)
+        .zip(b.chunks(BLOCK))
+        .map(|(block_a, block_b)| block_sum(block_a, block_b, &f))
+        .sum()
 }
 
-/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`.
+/// `Σ f(a_i, b_i)` over one block: [`F32_LANES`] f32 lanes, then the lanes added in f64.
+#[inline(always)]
+fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut lanes = [0.0f32; F32_LANES];
+    let mut a_chunks = a.chunks_exact(F32_LANES);
+    let mut b_chunks = b.chunks_exact(F32_LANES);
+    for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
+        for lane in 0..F32_LANES {
+            lanes[lane] += f(ca[lane], cb[lane]);
+        }
+    }
+    for ((lane, &x), &y) in lanes
+        .iter_mut()
+        .zip(a_chunks.remainder())
+        .zip(b_chunks.remainder())
+    {
+        *lane += f(x, y);
+    }
+    lanes.iter().map(|&l| f64::from(l)).sum::<f64>()
+}
+
+/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`, in one pass over
+/// memory: block by block, so that each block is read from the L1 cache after its first
+/// read. The sums are [`blocked_sum`]'s, bit for bit.
 fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
     super::simd::dispatch(
         #[inline(always)]
         || {
-            saved.copy_from_slice(values);
-            let gradient_squares = blocked_sum(gradient, gradient, |g, _| g * g);
-            let weight_squares = blocked_sum(values, values, |w, _| w * w);
+            let (mut gradient_squares, mut weight_squares) = (0.0f64, 0.0f64);
+            for ((v, g), s) in values
+                .chunks(BLOCK)
+                .zip(gradient.chunks(BLOCK))
+                .zip(saved.chunks_mut(BLOCK))
+            {
+                s.copy_from_slice(v);
+                gradient_squares += block_sum(g, g, |x, _| x * x);
+                weight_squares += block_sum(v, v, |x, _| x * x);
+            }
             (gradient_squares.sqrt(), weight_squares.sqrt())
         },
     )
 }
 
-/// `(every value of a is finite, ‖a − b‖₂)`; the differences are taken in f32.
+/// `(every value of a is finite, ‖a − b‖₂)`, in one pass over memory as
+/// [`save_with_norms`]; the differences are taken in f32.
 fn finite_distance(a: &[f32], b: &[f32]) -> (bool, f64) {
     super::simd::dispatch(
         #[inline(always)]
         || {
-            let squares = blocked_sum(a, b, |x, y| (x - y) * (x - y));
-            (all_finite(a), squares.sqrt())
+            let mut squares = 0.0f64;
+            let mut finite = true;
+            for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+                squares += block_sum(block_a, block_b, |x, y| (x - y) * (x - y));
+                finite &= all_finite(block_a);
+            }
+            (finite, squares.sqrt())
         },
     )
 }
@@ -1189,6 +1210,33 @@ mod statistics_tests {
         v[17] = f32::NAN;
         assert!(!all_finite(&v));
         assert!(!finite_distance(&v, &zeros).0);
+    }
+
+    /// The one-pass statistics sum in exactly the blocked order, across block boundaries and
+    /// with a partial last lane group.
+    #[test]
+    fn the_one_pass_statistics_are_the_blocked_sums_bit_for_bit() {
+        let len = 2 * BLOCK + 37;
+        let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.731).sin() * 1.7).collect();
+        let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.293).cos() * 0.9).collect();
+        let mut saved = vec![0.0f32; len];
+        let (g, w) = save_with_norms(&a, &b, &mut saved);
+        assert_eq!(saved, a);
+        assert_eq!(
+            g.to_bits(),
+            blocked_sum(&b, &b, |x, _| x * x).sqrt().to_bits()
+        );
+        assert_eq!(
+            w.to_bits(),
+            blocked_sum(&a, &a, |x, _| x * x).sqrt().to_bits()
+        );
+        let (finite, d) = finite_distance(&a, &b);
+        assert!(finite);
+        let want = blocked_sum(&a, &b, |x, y| (x - y) * (x - y)).sqrt();
+        assert_eq!(d.to_bits(), want.to_bits());
+        let mut bad = a.clone();
+        bad[len - 1] = f32::INFINITY;
+        assert!(!finite_distance(&bad, &b).0);
     }
 }
 

@@ -101,6 +101,23 @@ impl Loss {
         input: &[f32],
         targets: BatchTargets,
         width: usize,
+        gradient: Option<&mut [f32]>,
+    ) -> f32 {
+        // Under the CPU's best instruction set (`super::simd`): the exponentials' fused
+        // multiply-adds are instructions there, not calls.
+        super::simd::dispatch(
+            #[inline(always)]
+            || self.evaluate_rows(from_logits, input, targets, width, gradient),
+        )
+    }
+
+    #[inline(always)]
+    fn evaluate_rows(
+        self,
+        from_logits: bool,
+        input: &[f32],
+        targets: BatchTargets,
+        width: usize,
         mut gradient: Option<&mut [f32]>,
     ) -> f32 {
         let rows = input.len() / width;
@@ -121,6 +138,7 @@ impl Loss {
     }
 
     /// The loss of one row and, when asked, its gradient (not yet divided by rows).
+    #[inline(always)]
     fn sample(
         self,
         from_logits: bool,

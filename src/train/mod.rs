@@ -11,6 +11,7 @@ pub mod fit;
 pub mod init;
 pub mod layer;
 pub mod loss;
+pub mod math;
 pub mod metric;
 pub mod network;
 pub mod optim;

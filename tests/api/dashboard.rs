@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, body, insert_raw_job, spawn_app};
+use crate::support::{Options, TestApp, body, insert_raw_job, spawn_app, spawn_app_with};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 const HOSTILE_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
@@ -172,7 +172,12 @@ async fn a_job_page_shows_its_charts_spec_and_downloads_and_unknown_jobs_are_404
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_page_hides_the_downloads_until_the_job_succeeds() {
-    let app = spawn_app().await;
+    // No worker, so the job stays queued however long the page takes.
+    let app = spawn_app_with(Options {
+        workers: 0,
+        ..Options::default()
+    })
+    .await;
     let id = insert_raw_job(&app, "waiting", 1_000).await;
     let page = html(app.get(&format!("/jobs/{id}")).await, StatusCode::OK).await;
     assert!(page.contains("data-status=\"queued\""), "{page}");

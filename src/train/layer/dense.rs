@@ -6,7 +6,7 @@
 //! penalty is not applied here: the network adds penalties to the loss and their gradients to
 //! the kernels once per step (K3 `trainers/trainer.py` `compute_loss`).
 
-use super::product::{affine, input_gradient, kernel_gradient};
+use super::product::{Panels, affine, input_gradient, kernel_gradient};
 use super::{Role, Variable};
 use crate::train::activation::Activation;
 use crate::train::regularizer::Regularizer;
@@ -25,6 +25,8 @@ pub struct Dense {
     pre_activation: Vec<f32>,
     /// `dz` of the last backward pass.
     pre_gradient: Vec<f32>,
+    /// `Kᵀ` for the small-product kernel.
+    panels: Panels,
 }
 
 impl Dense {
@@ -63,6 +65,7 @@ impl Dense {
             bias,
             pre_activation: vec![0.0; capacity * units],
             pre_gradient: vec![0.0; capacity * units],
+            panels: Panels::new(inputs, units),
         }
     }
 
@@ -101,7 +104,15 @@ impl Dense {
         let kernel = &mut variables[self.kernel];
         kernel_gradient(x, dz, &mut kernel.gradient, rows, self.inputs, self.units);
         if let Some(dx) = dx {
-            input_gradient(dz, &kernel.values, dx, rows, self.inputs, self.units);
+            input_gradient(
+                dz,
+                &kernel.values,
+                dx,
+                rows,
+                self.inputs,
+                self.units,
+                &mut self.panels,
+            );
         }
         if let Some(b) = self.bias {
             let db = &mut variables[b].gradient;

@@ -3,22 +3,45 @@
 //! input gradient `dX = dZ·Kᵀ`, with `X: rows × inputs`, `K: inputs × units`,
 //! `Z, dZ: rows × units`.
 //!
-//! Small products (the lecture's 4-16-3 networks) run fastest as plain loops the compiler
-//! vectorizes: faer's dispatch costs more than the arithmetic there. From
-//! [`FAER_THRESHOLD`] multiply-adds on, faer's kernels (single-threaded, `Par::Seq`) win by a
-//! wide margin (`CRATES.md` §3: ≈ 240 GFLOP/s on 128×784·784×256). Either path is
+//! Up to [`FAER_THRESHOLD`] multiply-adds a product runs in this module's register-blocked
+//! kernel ([`panel_product`]): faer's dispatch and packing cost more than the arithmetic on
+//! the lecture's networks and the benchmark's 32-row batches. From there on faer's
+//! cache-blocked kernels (single-threaded, `Par::Seq`) win (`CRATES.md` §3). Both paths are
 //! deterministic for a given shape, so a run replays bit for bit.
+//!
+//! The kernel computes `C = init + A·B` with `B` row-major and `A` read either by rows (`X`,
+//! `dZ`) or by columns (`Xᵀ`, whose columns are `X`'s rows), so only `Kᵀ` is ever copied
+//! out, in tiles of up to 6 rows × 16 columns whose accumulators stay in registers. Every
+//! output is `init` followed by `k` fused multiply-adds in the order of the summation index,
+//! whatever the tile it falls in and whichever instruction set runs it (`f32::mul_add` is
+//! exactly rounded everywhere), so the tiling never shows in the result.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-/// Products with at least this many multiply-adds (`rows·inputs·units`) go to faer.
-/// Measured in a release build: at 15×4·4×16 the loops take ≈ 0.1 µs and faer ≈ 0.4 µs;
-/// at 32×64·64×64 faer is already ahead.
-pub const FAER_THRESHOLD: usize = 32 * 32 * 32;
+/// Products with more multiply-adds (`rows·inputs·units`) than this go to faer. Measured in a
+/// release build on one Zen 3 core (AVX2): at 32×32·32×32 the panel kernel takes 0.80 µs
+/// (81 GFLOP/s) and faer 1.32 µs; at 32×64·64×128 they are level (≈ 6.5 µs, 80 GFLOP/s); at
+/// 128×784·784×256 faer's cache blocking wins (700 µs against 1135).
+pub const FAER_THRESHOLD: usize = 64 * 32 * 32;
 
 fn large(rows: usize, inputs: usize, units: usize) -> bool {
-    rows * inputs * units >= FAER_THRESHOLD
+    rows * inputs * units > FAER_THRESHOLD
+}
+
+/// Scratch space for the one transposed operand the kernel needs, `Kᵀ` for the input
+/// gradient, sized once for a layer.
+#[derive(Debug, Clone)]
+pub struct Panels {
+    kernel: Vec<f32>,
+}
+
+impl Panels {
+    pub fn new(inputs: usize, units: usize) -> Panels {
+        Panels {
+            kernel: vec![0.0; inputs * units],
+        }
+    }
 }
 
 /// `z = x·kernel + bias` (bias broadcast over rows; none when `bias` is `None`).
@@ -31,13 +54,13 @@ pub fn affine(
     inputs: usize,
     units: usize,
 ) {
-    for z_row in z.chunks_exact_mut(units) {
-        match bias {
-            Some(b) => z_row.copy_from_slice(b),
-            None => z_row.fill(0.0),
-        }
-    }
     if large(rows, inputs, units) {
+        for z_row in z.chunks_exact_mut(units) {
+            match bias {
+                Some(b) => z_row.copy_from_slice(b),
+                None => z_row.fill(0.0),
+            }
+        }
         matmul(
             MatMut::from_row_major_slice_mut(z, rows, units),
             Accum::Add,
@@ -48,18 +71,7 @@ pub fn affine(
         );
         return;
     }
-    crate::train::simd::dispatch(
-        #[inline(always)]
-        || {
-            for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
-                for (&xi, k_row) in x_row.iter().zip(kernel.chunks_exact(units)) {
-                    for (zj, &kj) in z_row.iter_mut().zip(k_row) {
-                        *zj += xi * kj;
-                    }
-                }
-            }
-        },
-    );
+    panel_product(Lhs::Rows(x), kernel, bias, z, rows, units, inputs);
 }
 
 /// `dkernel = xᵀ·dz` (overwrites `dkernel`).
@@ -82,22 +94,12 @@ pub fn kernel_gradient(
         );
         return;
     }
-    crate::train::simd::dispatch(
-        #[inline(always)]
-        || {
-            dkernel.fill(0.0);
-            for (x_row, dz_row) in x.chunks_exact(inputs).zip(dz.chunks_exact(units)) {
-                for (&xi, dk_row) in x_row.iter().zip(dkernel.chunks_exact_mut(units)) {
-                    for (dk, &d) in dk_row.iter_mut().zip(dz_row) {
-                        *dk += xi * d;
-                    }
-                }
-            }
-        },
-    );
+    // The columns of `xᵀ` are the rows of `x`.
+    panel_product(Lhs::Columns(x), dz, None, dkernel, inputs, units, rows);
 }
 
 /// `dx = dz·kernelᵀ` (overwrites `dx`).
+#[allow(clippy::too_many_arguments)]
 pub fn input_gradient(
     dz: &[f32],
     kernel: &[f32],
@@ -105,6 +107,7 @@ pub fn input_gradient(
     rows: usize,
     inputs: usize,
     units: usize,
+    panels: &mut Panels,
 ) {
     if large(rows, inputs, units) {
         matmul(
@@ -117,16 +120,157 @@ pub fn input_gradient(
         );
         return;
     }
+    let kt = &mut panels.kernel[..inputs * units];
+    for (j, kt_row) in kt.chunks_exact_mut(inputs).enumerate() {
+        for (slot, k_row) in kt_row.iter_mut().zip(kernel.chunks_exact(units)) {
+            *slot = k_row[j];
+        }
+    }
+    panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
+}
+
+/// Rows of one tile.
+const MR: usize = 6;
+/// Columns of the widest tile: two AVX2 registers.
+const NR: usize = 16;
+
+/// The left operand `a` (`m × k`) of [`panel_product`].
+#[derive(Clone, Copy)]
+enum Lhs<'a> {
+    /// `a` row-major.
+    Rows(&'a [f32]),
+    /// `aᵀ` row-major: each of the `k` runs of `m` values is a column of `a`.
+    Columns(&'a [f32]),
+}
+
+/// `c (m × n) = init + a·b`, with `b` row-major `k × n` and `init` a row added to every row of
+/// `c` (zero when `None`).
+fn panel_product(
+    a: Lhs<'_>,
+    b: &[f32],
+    init: Option<&[f32]>,
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    let operands = Operands {
+        b: &b[..k * n],
+        init,
+        m,
+        n,
+        k,
+    };
+    let c = &mut c[..m * n];
     crate::train::simd::dispatch(
         #[inline(always)]
-        || {
-            for (dz_row, dx_row) in dz.chunks_exact(units).zip(dx.chunks_exact_mut(inputs)) {
-                for (dxi, k_row) in dx_row.iter_mut().zip(kernel.chunks_exact(units)) {
-                    *dxi = dz_row.iter().zip(k_row).map(|(a, b)| a * b).sum();
-                }
-            }
+        || match a {
+            Lhs::Rows(a) => columns_of_tiles::<false>(&a[..m * k], &operands, c),
+            Lhs::Columns(at) => columns_of_tiles::<true>(&at[..k * m], &operands, c),
         },
     );
+}
+
+/// The operands of one [`panel_product`] besides `a`.
+struct Operands<'a> {
+    b: &'a [f32],
+    init: Option<&'a [f32]>,
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+/// Every column strip of tiles, left to right: 16 columns at a time, then 8, 4 and 1.
+#[inline(always)]
+fn columns_of_tiles<const COLUMNS: bool>(a: &[f32], ops: &Operands<'_>, c: &mut [f32]) {
+    let mut n0 = 0;
+    while n0 < ops.n {
+        let width = ops.n - n0;
+        if width >= NR {
+            rows_of_tiles::<NR, COLUMNS>(a, ops, c, n0);
+            n0 += NR;
+        } else if width >= 8 {
+            rows_of_tiles::<8, COLUMNS>(a, ops, c, n0);
+            n0 += 8;
+        } else if width >= 4 {
+            rows_of_tiles::<4, COLUMNS>(a, ops, c, n0);
+            n0 += 4;
+        } else {
+            rows_of_tiles::<1, COLUMNS>(a, ops, c, n0);
+            n0 += 1;
+        }
+    }
+}
+
+/// Every tile of the `W` columns from `n0`, top to bottom.
+#[inline(always)]
+fn rows_of_tiles<const W: usize, const COLUMNS: bool>(
+    a: &[f32],
+    ops: &Operands<'_>,
+    c: &mut [f32],
+    n0: usize,
+) {
+    let mut m0 = 0;
+    while m0 < ops.m {
+        match ops.m - m0 {
+            1 => tile::<1, W, COLUMNS>(a, ops, c, m0, n0),
+            2 => tile::<2, W, COLUMNS>(a, ops, c, m0, n0),
+            3 => tile::<3, W, COLUMNS>(a, ops, c, m0, n0),
+            4 => tile::<4, W, COLUMNS>(a, ops, c, m0, n0),
+            5 => tile::<5, W, COLUMNS>(a, ops, c, m0, n0),
+            _ => tile::<MR, W, COLUMNS>(a, ops, c, m0, n0),
+        }
+        m0 += MR;
+    }
+}
+
+/// The `R × W` tile of `c` at row `m0`, column `n0`, accumulated in registers.
+#[inline(always)]
+fn tile<const R: usize, const W: usize, const COLUMNS: bool>(
+    a: &[f32],
+    ops: &Operands<'_>,
+    c: &mut [f32],
+    m0: usize,
+    n0: usize,
+) {
+    let (m, n, k) = (ops.m, ops.n, ops.k);
+    let mut acc = [[0.0f32; W]; R];
+    if let Some(init) = ops.init {
+        let row: &[f32; W] = init[n0..n0 + W].try_into().expect("W columns");
+        acc = [*row; R];
+    }
+    if COLUMNS {
+        for (a_col, b_row) in a.chunks_exact(m).zip(ops.b.chunks_exact(n)) {
+            let a_p: &[f32; R] = a_col[m0..m0 + R].try_into().expect("R rows");
+            let b_p: &[f32; W] = b_row[n0..n0 + W].try_into().expect("W columns");
+            multiply_add(&mut acc, a_p, b_p);
+        }
+    } else {
+        let a_rows: [&[f32]; R] = std::array::from_fn(|i| &a[(m0 + i) * k..(m0 + i + 1) * k]);
+        for (p, b_row) in ops.b.chunks_exact(n).enumerate() {
+            let a_p: [f32; R] = std::array::from_fn(|i| a_rows[i][p]);
+            let b_p: &[f32; W] = b_row[n0..n0 + W].try_into().expect("W columns");
+            multiply_add(&mut acc, &a_p, b_p);
+        }
+    }
+    for (i, acc_row) in acc.iter().enumerate() {
+        let start = (m0 + i) * n + n0;
+        c[start..start + W].copy_from_slice(acc_row);
+    }
+}
+
+/// `acc += a·bᵀ` (an outer product), one fused multiply-add per entry.
+#[inline(always)]
+fn multiply_add<const R: usize, const W: usize>(
+    acc: &mut [[f32; W]; R],
+    a: &[f32; R],
+    b: &[f32; W],
+) {
+    for (acc_row, &a_i) in acc.iter_mut().zip(a) {
+        for (sum, &b_j) in acc_row.iter_mut().zip(b) {
+            *sum = a_i.mul_add(b_j, *sum);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -140,11 +284,20 @@ mod tests {
             .collect()
     }
 
-    /// Both paths (loops below the threshold, faer above it) against a naive triple loop in
-    /// f64; the half-integer entries make every product exact in f32.
+    /// Both paths (the panel kernel below the threshold, faer above it) against a naive triple
+    /// loop in f64; the half-integer entries make every product exact in f32.
     #[test]
     fn all_three_products_agree_with_the_definition_on_both_paths() {
-        for (rows, inputs, units) in [(3, 4, 2), (15, 4, 16), (40, 33, 29)] {
+        // Tiles of every width (16, 8, 4, 1) and height (6 and 1–5), and a product above the
+        // threshold.
+        for (rows, inputs, units) in [
+            (3, 4, 2),
+            (15, 4, 16),
+            (40, 33, 29),
+            (11, 7, 31),
+            (70, 66, 61),
+        ] {
+            let mut panels = Panels::new(inputs, units);
             let x = pattern(rows * inputs, 0.3);
             let k = pattern(inputs * units, 1.7);
             let b = pattern(units, 2.9);
@@ -154,7 +307,7 @@ mod tests {
             let mut dk = vec![f32::NAN; inputs * units];
             kernel_gradient(&x, &dz, &mut dk, rows, inputs, units);
             let mut dx = vec![f32::NAN; rows * inputs];
-            input_gradient(&dz, &k, &mut dx, rows, inputs, units);
+            input_gradient(&dz, &k, &mut dx, rows, inputs, units, &mut panels);
             for i in 0..rows {
                 for j in 0..units {
                     let want: f64 = f64::from(b[j])

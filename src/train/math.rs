@@ -1,0 +1,140 @@
+//! Elementary functions written so that loops over them vectorize.
+//!
+//! `f32::exp` is a call into the C library, which a loop cannot vectorize: in a 20-layer
+//! sigmoid stack it was a third of all instructions. [`exp`] is straight-line arithmetic —
+//! multiplies, fused multiply-adds and integer bit operations, no branches — so the compiler
+//! turns a loop over it into 8-lane code under [`super::simd::dispatch`]. Every operation is
+//! exactly rounded on every instruction set (`f32::mul_add` included), so the result is the
+//! same bits whichever path runs it, on every machine: unlike the C library's `expf`, it does
+//! not depend on the system it runs on.
+
+/// `log₂ e`.
+const LOG2_E: f32 = std::f32::consts::LOG2_E;
+/// `ln 2` split in two (Cody–Waite): `LN2_HI` has trailing zero bits, so `n·LN2_HI` is exact
+/// for every `|n| ≤ 2⁹`, and `LN2_HI + LN2_LO` is `ln 2` to about 2⁻⁴⁸.
+const LN2_HI: f32 = 0.693_359_4; // 355/512 exactly
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// `1.5·2²³`: adding it rounds to the nearest integer and leaves the integer in the low bits.
+const ROUNDER: f32 = 12_582_912.0;
+/// Above this `eˣ` overflows (`ln f32::MAX ≈ 88.72`); below the lower bound it is below half
+/// the smallest subnormal (`ln 2⁻¹⁵⁰ ≈ −103.97`). Clamping to them keeps `n` in `[−150, 129]`.
+const HIGH: f32 = 89.0;
+const LOW: f32 = -104.0;
+
+/// `eˣ`, less than one unit in the last place from the exact value over the whole range
+/// (0.88 at most against `f64::exp` on the tests' grid), with `e^{+∞} = +∞`, `e^{−∞} = 0`, NaN for NaN, overflow to `+∞` above
+/// `≈ 88.72` and gradual underflow through the subnormals.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    // Comparisons are false for NaN, which therefore passes through to the result.
+    let x = if x > HIGH { HIGH } else { x };
+    let x = if x < LOW { LOW } else { x };
+    // x = n·ln 2 + r with n an integer and |r| ≤ ln 2 / 2.
+    let shifted = x.mul_add(LOG2_E, ROUNDER);
+    let n = (shifted.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
+    let n_float = shifted - ROUNDER;
+    let r = (-n_float).mul_add(LN2_HI, x);
+    let r = (-n_float).mul_add(LN2_LO, r);
+    // e^r on [−ln 2 / 2, ln 2 / 2]: Cephes's `expf` minimax polynomial.
+    let p = 1.987_569_1e-4f32;
+    let p = p.mul_add(r, 1.398_2e-3);
+    let p = p.mul_add(r, 8.333_452e-3);
+    let p = p.mul_add(r, 4.166_579_6e-2);
+    let p = p.mul_add(r, 1.666_666_5e-1);
+    let p = p.mul_add(r, 0.5);
+    let p = p.mul_add(r, 1.0);
+    let p = p.mul_add(r, 1.0);
+    // p·2ⁿ as p·2^{n₁}·2^{n₂}: each factor a normal float, one rounding at most (the second
+    // product's, into the subnormals).
+    let n1 = n >> 1;
+    let n2 = n - n1;
+    let scale = |k: i32| f32::from_bits(((k + 127) << 23) as u32);
+    p * scale(n1) * scale(n2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distance in units in the last place between `got` and the correctly rounded `want`.
+    fn ulps(got: f32, want: f64) -> f64 {
+        let rounded = want as f32;
+        if got == rounded {
+            return 0.0;
+        }
+        let spacing = if rounded == 0.0 {
+            f64::from(f32::from_bits(1))
+        } else {
+            f64::from(f32::from_bits(rounded.abs().to_bits() + 1) - rounded.abs())
+        };
+        (f64::from(got) - want).abs() / spacing
+    }
+
+    #[test]
+    fn less_than_one_ulp_from_the_exact_exponential_over_the_whole_range() {
+        let mut worst = 0.0f64;
+        let mut x = -104.0f32;
+        while x < 89.0 {
+            let want = f64::from(x).exp();
+            let error = if want > f64::from(f32::MAX) {
+                assert_eq!(exp(x), f32::INFINITY, "{x}");
+                0.0
+            } else {
+                ulps(exp(x), want)
+            };
+            assert!(error < 1.0, "exp({x}) = {} against {want}", exp(x));
+            worst = worst.max(error);
+            x += 0.000_37;
+        }
+        // Every input between −1 and 1 is dense; sweep all of [−1, 1) at a finer grain.
+        for i in 0..2_000_000 {
+            let x = -1.0 + i as f32 * 1e-6;
+            let error = ulps(exp(x), f64::from(x).exp());
+            assert!(error < 1.0, "exp({x})");
+            worst = worst.max(error);
+        }
+        assert!(worst > 0.0, "some results round the other way");
+    }
+
+    #[test]
+    fn special_values_and_the_edges_of_the_range() {
+        assert_eq!(LN2_HI, 355.0 / 512.0);
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-0.0), 1.0);
+        assert_eq!(exp(1.0), std::f32::consts::E);
+        assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        assert!(exp(f32::NAN).is_nan());
+        assert_eq!(exp(88.8), f32::INFINITY);
+        assert_eq!(exp(1e30), f32::INFINITY);
+        assert!(exp(88.7).is_finite());
+        assert_eq!(exp(-104.0), 0.0);
+        assert_eq!(exp(-1e30), 0.0);
+        // Subnormal results: 2⁻¹⁴⁰ and the smallest positive float.
+        let tiny = exp(-140.0 * std::f32::consts::LN_2);
+        assert_eq!(tiny, f32::from_bits(1 << 9));
+        assert_eq!(exp(-103.5), f32::from_bits(1));
+    }
+
+    /// The dispatched (vectorized) loop and the plain one give the same bits.
+    #[test]
+    fn vectorized_and_scalar_results_are_the_same_bits() {
+        let inputs: Vec<f32> = (0..4099).map(|i| (i as f32 - 2000.0) * 0.047).collect();
+        let plain: Vec<f32> = inputs.iter().map(|&x| exp(x)).collect();
+        let mut fast = vec![0.0f32; inputs.len()];
+        super::super::simd::dispatch(
+            #[inline(always)]
+            || {
+                for (out, &x) in fast.iter_mut().zip(&inputs) {
+                    *out = exp(x);
+                }
+            },
+        );
+        assert!(
+            plain
+                .iter()
+                .zip(&fast)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
+}
