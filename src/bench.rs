@@ -178,7 +178,7 @@ fn builtin_copy(name: &str) -> Result<Dataset, String> {
 }
 
 /// The plan of workload `w` for inputs of `features` columns and `classes` classes.
-pub fn plan(w: &Workload, classes: usize) -> Plan {
+pub fn plan(w: &Workload, classes: usize, threads: usize) -> Plan {
     let dense = |units, activation| LayerPlan::Dense {
         units,
         activation,
@@ -231,6 +231,7 @@ pub fn plan(w: &Workload, classes: usize) -> Plan {
         augmentation: None,
         early_stopping: None,
         log_every_steps: None,
+        threads,
     }
 }
 
@@ -252,12 +253,13 @@ pub struct Run {
     pub other_cpu_pct: Option<f64>,
 }
 
-/// Trains `w` once on `data` (already prepared) and evaluates it on the training set.
-pub fn run(w: &Workload, data: &Dataset) -> Result<Run, String> {
+/// Trains `w` once on `data` (already prepared) on `threads` threads and evaluates it on the
+/// training set.
+pub fn run(w: &Workload, data: &Dataset, threads: usize) -> Result<Run, String> {
     let Targets::Classes { labels, n_classes } = &data.targets else {
         return Err(format!("{}: the data has no class labels", w.id));
     };
-    let plan = plan(w, *n_classes);
+    let plan = plan(w, *n_classes, threads);
     let cancel = AtomicBool::new(false);
     let busy0 = machine_busy_s();
     let own0 = own_cpu_s();
@@ -342,7 +344,7 @@ pub fn main(names: &[String], reps: usize, threads: usize) -> Result<(), String>
         let mut times = Vec::new();
         let mut last = None;
         for rep in 0..reps.max(1) {
-            let run = run(w, &data)?;
+            let run = run(w, &data, threads)?;
             if run.steps != step_count(rows, w.batch, w.epochs) {
                 return Err(format!(
                     "{}: {} steps taken, {} expected",
@@ -447,7 +449,7 @@ mod tests {
     #[test]
     fn the_deep_narrow_plan_has_twenty_sigmoid_layers_and_a_softmax() {
         let w = &workloads()[4];
-        let plan = plan(w, 10);
+        let plan = plan(w, 10, 1);
         assert_eq!(plan.layers.len(), 21);
         let sigmoid = plan
             .layers

@@ -39,8 +39,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
 
-    /// Threads to report in the records. The engine trains on one thread (faer `Par::Seq`),
-    /// so this only labels the runs; pin with `taskset` for single-core figures.
+    /// Threads each run trains on (the job spec's `training.threads`): products of at least
+    /// 2²³ multiply-adds are split between them. Pin with `taskset` for single-core figures.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 }

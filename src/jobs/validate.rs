@@ -808,6 +808,7 @@ fn build(mut spec: JobSpec, facts: DataFacts, seed_if_absent: u64) -> ValidatedJ
         augmentation,
         early_stopping,
         log_every_steps: spec.training.log_every_steps,
+        threads: spec.training.threads,
     };
     ValidatedJob {
         resolved: spec.to_json(),

@@ -160,6 +160,7 @@ pub fn fit(
     }
     let batch_size = plan.batch_size.clamp(1, rows);
     let mut network = Network::build(&plan.layers, train.features.ncols(), batch_size)?;
+    network.set_threads(plan.threads);
     let in_width = network.input_width();
     let out_width = network.output_width();
     check_targets(&train.targets, rows, out_width, plan.loss, "training")?;
@@ -1301,6 +1302,7 @@ mod tests {
             augmentation: None,
             early_stopping: None,
             log_every_steps: None,
+            threads: 1,
         }
     }
 
@@ -1533,6 +1535,29 @@ mod tests {
         assert_eq!(first.unwrap(), second.unwrap());
         assert_eq!(first_records.epochs, second_records.epochs);
         assert!(first_records.epochs[2].metrics[0].1 > 0.0);
+    }
+
+    #[test]
+    fn two_threads_train_to_the_same_bits_as_one() {
+        // The middle layer's products (128 rows × 256 × 256) reach the parallel threshold.
+        let train = blobs(256, 0.0);
+        let mut plan = plan(
+            vec![
+                dense(256, Activation::Relu, None),
+                dense(256, Activation::Relu, None),
+                dense(3, Activation::Softmax, None),
+            ],
+            Loss::SparseCategoricalCrossentropy,
+            0.05,
+            128,
+            2,
+        );
+        const { assert!(128 * 256 * 256 >= crate::train::layer::product::PARALLEL_THRESHOLD) };
+        let (one, one_records) = run(&plan, &train, None);
+        plan.threads = 2;
+        let (two, two_records) = run(&plan, &train, None);
+        assert_eq!(one.unwrap(), two.unwrap());
+        assert_eq!(one_records.epochs, two_records.epochs);
     }
 
     #[test]

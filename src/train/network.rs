@@ -74,6 +74,17 @@ impl Network {
         self.root.input_width
     }
 
+    /// Trains and predicts on `threads` threads: the products of at least
+    /// [`super::layer::product::PARALLEL_THRESHOLD`] multiply-adds are split between them
+    /// (the same bits as on one thread); everything else stays on the calling thread.
+    pub fn set_threads(&mut self, threads: usize) {
+        let par = match std::num::NonZeroUsize::new(threads) {
+            Some(n) if n.get() > 1 => faer::Par::Rayon(n),
+            _ => faer::Par::Seq,
+        };
+        self.root.set_parallelism(par);
+    }
+
     pub fn output_width(&self) -> usize {
         self.root.output_width()
     }

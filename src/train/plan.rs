@@ -87,4 +87,7 @@ pub struct Plan {
     pub early_stopping: Option<EarlyStoppingConfig>,
     /// Emit a step record every k optimizer steps.
     pub log_every_steps: Option<usize>,
+    /// Threads for the large matrix products (`Network::set_threads`); 1 trains on the
+    /// calling thread alone. The result is the same bits for any count.
+    pub threads: usize,
 }

@@ -9,6 +9,16 @@ use serde_json::{Value, json};
 
 use crate::support::{Options, TestApp, body, insert_raw_job, spawn_app, spawn_app_with};
 
+/// A server without workers: jobs inserted raw (with specs no worker could train) stay
+/// queued however long a page takes.
+async fn idle_app() -> TestApp {
+    spawn_app_with(Options {
+        workers: 0,
+        ..Options::default()
+    })
+    .await
+}
+
 const HOSTILE: &str = "<script>alert(1)</script>";
 const HOSTILE_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt;";
 
@@ -74,7 +84,7 @@ fn example(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_list_shows_each_job_with_its_status_and_follows_new_ones() {
-    let app = spawn_app().await;
+    let app = idle_app().await;
     let empty = html(app.get("/").await, StatusCode::OK).await;
     assert!(empty.contains("No jobs yet"), "{empty}");
 
@@ -172,12 +182,7 @@ async fn a_job_page_shows_its_charts_spec_and_downloads_and_unknown_jobs_are_404
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_page_hides_the_downloads_until_the_job_succeeds() {
-    // No worker, so the job stays queued however long the page takes.
-    let app = spawn_app_with(Options {
-        workers: 0,
-        ..Options::default()
-    })
-    .await;
+    let app = idle_app().await;
     let id = insert_raw_job(&app, "waiting", 1_000).await;
     let page = html(app.get(&format!("/jobs/{id}")).await, StatusCode::OK).await;
     assert!(page.contains("data-status=\"queued\""), "{page}");
@@ -188,7 +193,7 @@ async fn a_queued_job_page_hides_the_downloads_until_the_job_succeeds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_specs_and_formulas_are_escaped_on_every_page() {
-    let app = spawn_app().await;
+    let app = idle_app().await;
     let id = insert_raw_job(&app, HOSTILE, 1_000).await;
     for path in [
         "/".to_owned(),
@@ -221,7 +226,7 @@ async fn hostile_names_specs_and_formulas_are_escaped_on_every_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compare_page_overlays_the_listed_jobs_and_refuses_unknown_ones() {
-    let app = spawn_app().await;
+    let app = idle_app().await;
     let a = insert_raw_job(&app, "run-a", 1_000).await;
     let b = insert_raw_job(&app, "run-b", 2_000).await;
 

@@ -17,6 +17,8 @@ pub const MAX_EPOCHS: u64 = 100_000;
 pub const MAX_BATCH_SIZE: u64 = 10_000_000;
 /// Most entries in `metrics`.
 pub const MAX_METRICS: usize = 8;
+/// Most threads one job may train on.
+pub const MAX_THREADS: u64 = 16;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainingSpec {
@@ -28,6 +30,8 @@ pub struct TrainingSpec {
     pub seed: Option<u64>,
     pub early_stopping: Option<EarlyStoppingSpec>,
     pub log_every_steps: Option<usize>,
+    /// Threads the job's large matrix products may use (1, the default: one core per job).
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +115,9 @@ pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<Tr
     let log_every_steps = object
         .integer("log_every_steps", 1, 1_000_000_000, errors)
         .map(|n| n as usize);
+    let threads = object
+        .integer("threads", 1, MAX_THREADS, errors)
+        .map_or(1, |n| n as usize);
     object.finish(errors);
     let loss = loss?;
     (errors.count() == before).then_some(TrainingSpec {
@@ -121,6 +128,7 @@ pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<Tr
         seed,
         early_stopping,
         log_every_steps,
+        threads,
     })
 }
 
@@ -203,6 +211,7 @@ impl TrainingSpec {
                 "start_from_epoch": es.start_from_epoch,
             })),
             "log_every_steps": self.log_every_steps,
+            "threads": self.threads,
         })
     }
 }

@@ -386,6 +386,18 @@ fn bad_specs() -> Vec<BadSpec> {
             vec!["training.batch_size"],
         ),
         (
+            "no threads is out of range",
+            iris(),
+            vec![("/training/threads", json!(0))],
+            vec!["training.threads"],
+        ),
+        (
+            "more threads than a job may use are out of range",
+            iris(),
+            vec![("/training/threads", json!(17))],
+            vec!["training.threads"],
+        ),
+        (
             "negative epochs are out of range",
             iris(),
             vec![("/training/epochs", json!(-1))],
@@ -970,7 +982,8 @@ fn a_minimal_spec_resolves_to_keras_defaults() {
                           "clipvalue": null, "weight_decay": null},
             "schedule": {"type": "constant", "unit": "step"},
             "training": {"loss": "sparse_categorical_crossentropy", "metrics": [], "epochs": 1,
-                         "batch_size": 32, "seed": 42, "early_stopping": null, "log_every_steps": null}
+                         "batch_size": 32, "seed": 42, "early_stopping": null, "log_every_steps": null,
+                         "threads": 1}
         })
     );
     assert_eq!(job.seed, SEED);

@@ -6,6 +6,8 @@
 //! penalty is not applied here: the network adds penalties to the loss and their gradients to
 //! the kernels once per step (K3 `trainers/trainer.py` `compute_loss`).
 
+use faer::Par;
+
 use super::product::{Panels, affine, input_gradient, kernel_gradient};
 use super::{Role, Variable};
 use crate::train::activation::Activation;
@@ -27,6 +29,8 @@ pub struct Dense {
     pre_gradient: Vec<f32>,
     /// `Kᵀ` for the small-product kernel.
     panels: Panels,
+    /// Threads for the products large enough to use them.
+    pub par: Par,
 }
 
 impl Dense {
@@ -66,6 +70,7 @@ impl Dense {
             pre_activation: vec![0.0; capacity * units],
             pre_gradient: vec![0.0; capacity * units],
             panels: Panels::new(inputs, units),
+            par: Par::Seq,
         }
     }
 
@@ -78,7 +83,7 @@ impl Dense {
         let z = &mut self.pre_activation[..rows * self.units];
         let bias = self.bias.map(|b| variables[b].values.as_slice());
         let kernel = &variables[self.kernel].values;
-        affine(x, kernel, bias, z, rows, self.inputs, self.units);
+        affine(x, kernel, bias, z, rows, self.inputs, self.units, self.par);
         self.activation.forward(z, y, self.units);
     }
 
@@ -102,7 +107,15 @@ impl Dense {
             dz
         };
         let kernel = &mut variables[self.kernel];
-        kernel_gradient(x, dz, &mut kernel.gradient, rows, self.inputs, self.units);
+        kernel_gradient(
+            x,
+            dz,
+            &mut kernel.gradient,
+            rows,
+            self.inputs,
+            self.units,
+            self.par,
+        );
         if let Some(dx) = dx {
             input_gradient(
                 dz,
@@ -112,6 +125,7 @@ impl Dense {
                 self.inputs,
                 self.units,
                 &mut self.panels,
+                self.par,
             );
         }
         if let Some(b) = self.bias {

@@ -113,6 +113,15 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// Lets the dense layers' large products use `par` (every layer starts on one thread).
+    pub fn set_parallelism(&mut self, par: faer::Par) {
+        match self {
+            Layer::Dense(dense) => dense.par = par,
+            Layer::Residual(residual) => residual.inner.set_parallelism(par),
+            Layer::Dropout(_) | Layer::BatchNorm(_) | Layer::Activation(_) => {}
+        }
+    }
+
     /// Builds the layer named `prefix` (e.g. `layers.3`) for inputs of `width`, appending its
     /// variables to `variables`; returns the layer and its output width.
     pub fn build(
@@ -249,6 +258,13 @@ impl Sequence {
             outputs,
             gradients,
         })
+    }
+
+    /// [`Layer::set_parallelism`] on every layer.
+    pub fn set_parallelism(&mut self, par: faer::Par) {
+        for layer in &mut self.layers {
+            layer.set_parallelism(par);
+        }
     }
 
     /// Width of the last layer's output (the input width when there are no layers).
