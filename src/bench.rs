@@ -336,6 +336,10 @@ pub fn record(w: &Workload, rows: usize, threads: usize, rep: usize, run: &Run) 
 /// Runs every workload `reps` times, printing one JSON line per run to standard output and
 /// a table of medians to standard error.
 pub fn main(names: &[String], reps: usize, threads: usize) -> Result<(), String> {
+    if names.len() == 1 && names[0] == "products" {
+        products(reps);
+        return Ok(());
+    }
     let workloads = resolve(names)?;
     let mut table = Vec::new();
     for w in &workloads {
@@ -382,6 +386,70 @@ pub fn main(names: &[String], reps: usize, threads: usize) -> Result<(), String>
         );
     }
     Ok(())
+}
+
+/// The dense-layer product shapes of W1, W3, W4 and W5 (`m × k · k × n`).
+const PRODUCT_SHAPES: &[(usize, usize, usize)] = &[
+    (15, 4, 16),
+    (15, 16, 3),
+    (32, 32, 32),
+    (32, 64, 32),
+    (32, 64, 128),
+    (32, 128, 64),
+    (128, 256, 128),
+    (128, 784, 256),
+    (784, 128, 256),
+];
+
+/// `trainyard bench products`: each shape along the engine's kernel, faer on one thread and
+/// faer on two; per path the best of `reps` batches of at least 20 ms, as µs per product and
+/// GFLOP/s. One JSON line per shape and path, then a table on stderr.
+pub fn products(reps: usize) {
+    use crate::train::layer::product::{Path, product};
+    use faer::Par;
+    let paths = [
+        ("tiles", Path::Tiles),
+        ("faer", Path::Faer(Par::Seq)),
+        ("faer-2-threads", Path::Faer(Par::rayon(2))),
+    ];
+    eprintln!("shape                 tiles µs  faer µs  faer 2 thr µs");
+    for &(m, k, n) in PRODUCT_SHAPES {
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+        let mut c = vec![0.0f32; m * n];
+        let flop = 2.0 * (m * k * n) as f64;
+        // Enough repetitions for ≥ 20 ms at ≈ 50 GFLOP/s.
+        let batch = ((1e9 / flop) as usize).max(1);
+        let mut row = Vec::new();
+        for (name, path) in paths {
+            let mut best = f64::INFINITY;
+            for _ in 0..reps.max(1) {
+                let start = Instant::now();
+                for _ in 0..batch {
+                    product(&a, &b, &mut c, m, k, n, path);
+                    std::hint::black_box(&mut c);
+                }
+                best = best.min(start.elapsed().as_secs_f64() / batch as f64);
+            }
+            println!(
+                "{}",
+                serde_json::json!({
+                    "shape": format!("{m}x{k}x{n}"),
+                    "path": name,
+                    "us": (best * 1e8).round() / 100.0,
+                    "gflops": (flop / best / 1e7).round() / 100.0,
+                })
+            );
+            row.push(best * 1e6);
+        }
+        eprintln!(
+            "{:<20} {:>9.2} {:>8.2} {:>14.2}",
+            format!("{m}x{k}x{n}"),
+            row[0],
+            row[1],
+            row[2]
+        );
+    }
 }
 
 /// Non-idle CPU seconds of all processes since boot, from the first line of `/proc/stat`

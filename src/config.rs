@@ -31,7 +31,9 @@ pub enum Command {
 /// `trainyard bench [W1 … W5 | all] [--reps N] [--threads T]`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Workload ids (W1…W5), names (iris-sgd…) or `all`.
+    /// Workload ids (W1…W5), names (iris-sgd…) or `all`; or `products` alone, to time the
+    /// workloads' matrix products along each path (the engine's kernel, faer on 1 and 2
+    /// threads).
     #[arg(default_value = "all")]
     pub workloads: Vec<String>,
 

@@ -19,10 +19,11 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-/// Products with more multiply-adds (`rows·inputs·units`) than this go to faer. Measured in a
-/// release build on one Zen 3 core (AVX2): at 32×32·32×32 the panel kernel takes 0.80 µs
-/// (81 GFLOP/s) and faer 1.32 µs; at 32×64·64×128 they are level (≈ 6.5 µs, 80 GFLOP/s); at
-/// 128×784·784×256 faer's cache blocking wins (700 µs against 1135).
+/// Products with more multiply-adds (`rows·inputs·units`) than this go to faer. Measured
+/// with `trainyard bench products` on one Zen 3 core (AVX2): at 32×32·32×32 the tiles take
+/// 0.77 µs and faer 1.17, at 32×64·64×32 1.47 and 1.96; at 32×64·64×128 they are level
+/// (6.6 µs), and at 128×784·784×256 faer is far ahead (575 against 798): its packing and
+/// cache blocking pay from there on.
 pub const FAER_THRESHOLD: usize = 64 * 32 * 32;
 
 fn large(rows: usize, inputs: usize, units: usize) -> bool {
@@ -30,9 +31,11 @@ fn large(rows: usize, inputs: usize, units: usize) -> bool {
 }
 
 /// Products with at least this many multiply-adds use the threads a job was given; smaller
-/// ones stay on one thread. Measured on two Zen 3 cores: 128×784·784×256 takes 684 µs on
-/// one thread and 500 on two, while 128×256·256×128 takes 108 on one and 119 on two (waking
-/// the second thread costs more than it saves).
+/// ones stay on one thread. Measured with `trainyard bench products` on two Zen 3 cores:
+/// 128×784·784×256 takes 575 µs on one thread and 370 on two, 784×128·128×256 542 and 360;
+/// 128×256·256×128 gained in one run (93 → 72) and lost in another (108 → 119), and small
+/// products lose outright (waking the second thread costs ≈ 10 µs: 32×64·64×128 takes 6.6 µs
+/// on one thread and 17 on two).
 pub const PARALLEL_THRESHOLD: usize = 1 << 23;
 
 /// `par` for a product of this size, else one thread. faer splits a product into the same
@@ -148,6 +151,31 @@ pub fn input_gradient(
         }
     }
     panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
+}
+
+/// Which way [`product`] multiplies.
+#[derive(Debug, Clone, Copy)]
+pub enum Path {
+    /// This module's register-tiled kernel.
+    Tiles,
+    /// faer, on the given threads.
+    Faer(Par),
+}
+
+/// `c = a·b` for row-major `a: m × k`, `b: k × n`, `c: m × n`, along `path` whatever the
+/// size: what `trainyard bench products` times to compare the paths on one shape.
+pub fn product(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, path: Path) {
+    match path {
+        Path::Tiles => panel_product(Lhs::Rows(a), b, None, c, m, n, k),
+        Path::Faer(par) => matmul(
+            MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n),
+            Accum::Replace,
+            MatRef::from_row_major_slice(&a[..m * k], m, k),
+            MatRef::from_row_major_slice(&b[..k * n], k, n),
+            1.0f32,
+            par,
+        ),
+    }
 }
 
 /// Rows of one tile.
@@ -387,5 +415,19 @@ mod tests {
         let one = run(Par::Seq);
         let two = run(Par::rayon(2));
         assert!(one == two);
+    }
+
+    /// Both paths of [`product`] give the exact product (half-integer entries) on a shape
+    /// with partial tiles in both directions.
+    #[test]
+    fn the_forced_paths_agree_on_one_shape() {
+        let (m, k, n) = (13, 9, 21);
+        let a = pattern(m * k, 0.7);
+        let b = pattern(k * n, 2.3);
+        let mut tiles = vec![f32::NAN; m * n];
+        product(&a, &b, &mut tiles, m, k, n, Path::Tiles);
+        let mut faer = vec![f32::NAN; m * n];
+        product(&a, &b, &mut faer, m, k, n, Path::Faer(Par::Seq));
+        assert_eq!(tiles, faer);
     }
 }
