@@ -2,14 +2,14 @@
 //! serves, writes one structured line per request and per job transition, and exits cleanly
 //! on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::jobs::iris_spec;
+use crate::support::{listening_address, spawn_binary};
 
 /// A running binary, its address, and every line it writes to standard error.
 struct Server {
@@ -21,39 +21,11 @@ struct Server {
 /// Starts the binary on a fresh SQLite file with `extra` flags and waits for its address.
 fn start(dir: &tempfile::TempDir, extra: &[&str]) -> Server {
     let database = format!("sqlite://{}", dir.path().join("bin.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
-        .args(["--database-url", &database])
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (sender, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let address = loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .expect("a `listening on` line within 60 s");
-        if let Some((_, address)) = line.split_once("listening on http://") {
-            // The address ends where the text line ends or the JSON string closes.
-            let address: String = address
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
-                .collect();
-            break address;
-        }
-    };
+    let (child, lines) = spawn_binary(
+        &[&["--workers", "1", "--database-url", &database][..], extra].concat(),
+        "binary",
+    );
+    let address = listening_address(&lines);
     Server {
         child,
         address,

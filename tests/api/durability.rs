@@ -8,15 +8,14 @@
 //! `multinode` for the server they need). On PostgreSQL the servers hold 2 s leases, so a
 //! killed server's job is taken over soon after the restart.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::multinode::TestDatabase;
-use crate::support::{SseEvent, SseReader};
+use crate::support::{SseEvent, SseReader, listening_address, spawn_binary};
 
 /// A few seconds of training that touches every piece of state a checkpoint carries: shuffled
 /// batches, dropout, augmentation noise, batch normalization, Adam's slots, early stopping
@@ -62,34 +61,11 @@ impl Server {
         } else {
             &[]
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .args(["--database-url", database_url])
-            .args(lease)
-            .args(flags)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let address = line
-                    .split_once("listening on http://")
-                    .map(|(_, address)| address.trim().to_owned());
-                let _ = sender.send((line, address));
-            }
-        });
-        let mut seen = Vec::new();
-        let address = loop {
-            match receiver.recv_timeout(Duration::from_secs(60)) {
-                Ok((_, Some(address))) => break address,
-                Ok((line, None)) => seen.push(line),
-                Err(_) => panic!("no `listening on` line within 60 s; the log: {seen:#?}"),
-            }
-        };
+        let (child, lines) = spawn_binary(
+            &[&["--database-url", database_url][..], lease, flags].concat(),
+            "server",
+        );
+        let address = listening_address(&lines);
         Server {
             child,
             address,

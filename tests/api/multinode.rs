@@ -6,8 +6,7 @@
 //! Needs PostgreSQL at `TRAINYARD_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); fails with a clear message without it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -16,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::jobs::iris_spec;
-use crate::support::{SseReader, body};
+use crate::support::{SseReader, body, listening_address, spawn_binary};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const LEASE_SECS: &str = "2";
@@ -84,34 +83,20 @@ impl Node {
         database_url: &str,
         workers: usize,
     ) -> (Child, std::sync::mpsc::Receiver<String>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trainyard"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--node-id", name])
-            .args([
+        let workers = workers.to_string();
+        let (child, receiver) = spawn_binary(
+            &[
+                "--node-id",
+                name,
                 "--workers",
-                &workers.to_string(),
+                &workers,
                 "--lease-secs",
                 LEASE_SECS,
-            ])
-            .args(["--database-url", database_url])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let echo = std::env::var_os("TEST_LOG").is_some();
-        let label = name.to_owned();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if echo {
-                    eprintln!("[{label}] {line}");
-                }
-                if let Some((_, address)) = line.split_once("listening on http://") {
-                    let _ = sender.send(address.trim().to_owned());
-                }
-            }
-        });
+                "--database-url",
+                database_url,
+            ],
+            name,
+        );
         (child, receiver)
     }
 
@@ -124,9 +109,7 @@ impl Node {
         spawned
             .into_iter()
             .map(|(name, (child, receiver))| {
-                let address = receiver
-                    .recv_timeout(Duration::from_secs(60))
-                    .unwrap_or_else(|_| panic!("node {name} logs `listening on` within 60 s"));
+                let address = listening_address(&receiver);
                 Node {
                     name: (*name).to_owned(),
                     child,

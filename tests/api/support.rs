@@ -330,3 +330,57 @@ pub async fn insert_raw_job(app: &TestApp, name: &str, created_at: i64) -> Strin
         other => panic!("the raw job was not inserted: {other:?}"),
     }
 }
+
+/// Starts the real binary as `trainyard serve --bind 127.0.0.1:0 {args}` (`RUST_LOG=info`)
+/// and forwards every line it writes to standard error into the returned channel (the
+/// receiver may be dropped), echoed with `label` when `TEST_LOG` is set.
+pub fn spawn_binary(
+    args: &[&str],
+    label: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trainyard"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (sender, lines) = std::sync::mpsc::channel();
+    let echo = std::env::var_os("TEST_LOG").is_some();
+    let label = label.to_owned();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("[{label}] {line}");
+            }
+            // Reading goes on after the receiver is gone, so the server never blocks or
+            // fails on a full or closed pipe.
+            let _ = sender.send(line);
+        }
+    });
+    (child, lines)
+}
+
+/// Reads the binary's lines up to its `listening on http://ADDR` line (plain or JSON) and
+/// returns `ADDR`; panics with the lines read when none comes within 60 s.
+pub fn listening_address(lines: &std::sync::mpsc::Receiver<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = lines.recv_timeout(left) else {
+            panic!("no `listening on` line within 60 s; the log: {seen:#?}");
+        };
+        if let Some((_, address)) = line.split_once("listening on http://") {
+            // The address ends where the text line ends or the JSON string closes.
+            return address
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+                .collect();
+        }
+        seen.push(line);
+    }
+}
