@@ -361,6 +361,35 @@ mod tests {
         }
     }
 
+    /// Every dense layer's products, inside residual blocks too, follow `set_threads`.
+    #[test]
+    fn set_threads_reaches_every_dense_layer() {
+        use crate::train::layer::Layer;
+        fn pars(sequence: &crate::train::layer::Sequence, out: &mut Vec<faer::Par>) {
+            for layer in &sequence.layers {
+                match layer {
+                    Layer::Dense(dense) => out.push(dense.par),
+                    Layer::Residual(residual) => pars(&residual.inner, out),
+                    _ => {}
+                }
+            }
+        }
+        let layers = vec![
+            dense(4, Activation::Relu),
+            LayerPlan::Residual {
+                layers: vec![dense(4, Activation::Tanh)],
+            },
+            dense(2, Activation::Softmax),
+        ];
+        let mut network = Network::build(&layers, 3, 8).unwrap();
+        for (threads, want) in [(2, faer::Par::rayon(2)), (1, faer::Par::Seq)] {
+            network.set_threads(threads);
+            let mut found = Vec::new();
+            pars(&network.root, &mut found);
+            assert_eq!(found, vec![want; 3], "{threads} threads");
+        }
+    }
+
     /// A network's analytic gradient of the training loss (penalties included) against a
     /// central finite difference, for every trainable value. Dropout masks are fixed by
     /// replaying the same stream for every evaluation.

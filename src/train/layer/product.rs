@@ -389,6 +389,15 @@ mod tests {
         }
     }
 
+    /// Only products from the threshold on get the threads.
+    #[test]
+    fn only_large_products_use_the_threads() {
+        let two = Par::rayon(2);
+        assert_eq!(parallelism(two, 128, 256, 256), two);
+        assert_eq!(parallelism(two, 128, 256, 255), Par::Seq);
+        assert_eq!(parallelism(Par::Seq, 128, 784, 256), Par::Seq);
+    }
+
     /// Two threads give the same bits as one on the products large enough to use them.
     #[test]
     fn two_threads_give_the_same_bits_as_one() {
