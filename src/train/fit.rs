@@ -145,7 +145,8 @@ pub enum TrainError {
 const BEST_PREFIX: &str = "best.";
 
 /// Trains `plan` on `train`, validating on `validation` after every epoch; see the module
-/// docs for the order of operations. With `resume`, continues from that checkpoint.
+/// docs for the order of operations. With `resume`, continues from that checkpoint. Runs
+/// with subnormals flushed to zero, as Keras does ([`super::denormals`]).
 pub fn fit(
     plan: &Plan,
     train: &Dataset,
@@ -154,6 +155,7 @@ pub fn fit(
     observer: &mut dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<FitResult, TrainError> {
+    let _flush = super::denormals::Flush::new();
     let rows = train.features.nrows();
     if rows == 0 {
         return Err(TrainError::Data("the training set has no rows".into()));
@@ -1387,6 +1389,36 @@ mod tests {
             &AtomicBool::new(false),
         );
         (result, recorder)
+    }
+
+    /// Training flushes subnormals to zero, as Keras does on CPU: with x = 1e-20 and y = 1e-19
+    /// on a zero linear unit, MSE's gradient for the kernel is x · 2(0 − y) = −2e-39, below
+    /// the normal range, so the kernel stays exactly zero (IEEE arithmetic would move it to
+    /// 2e-39); the bias's gradient, −2e-19, is normal and moves it. The thread's own modes
+    /// are back once `fit` returns.
+    #[test]
+    fn gradients_below_the_normal_range_are_flushed_to_zero_as_in_keras() {
+        let train = dataset(vec![1e-20], 1, values(vec![1e-19], 1));
+        let plan = plan(
+            vec![dense(1, Activation::Linear, Some(Initializer::Zeros))],
+            Loss::MeanSquaredError,
+            1.0,
+            1,
+            1,
+        );
+        let before = crate::train::denormals::flushing();
+        let (result, _) = run(&plan, &train, None);
+        let parameters = result.unwrap().parameters;
+        assert_eq!(
+            parameters[0].values[0].to_bits(),
+            0,
+            "{:e}",
+            parameters[0].values[0]
+        );
+        assert_eq!(parameters[1].values[0], 2e-19);
+        assert_eq!(crate::train::denormals::flushing(), before);
+        let ieee = 1.0f32 * -(1e-20f32 * (2.0 * -1e-19f32));
+        assert!(std::hint::black_box(ieee).is_subnormal());
     }
 
     /// NUMERICS §9 (Keras 3.15.1, TF and JAX): N = 10, batch 4, x = y = 0..9, a zero model,

@@ -6,6 +6,7 @@
 //! [`EpochRecord`]s (and optional [`StepRecord`]s) handed to an [`Observer`] as training goes.
 
 pub mod activation;
+pub mod denormals;
 pub mod early_stopping;
 pub mod fit;
 pub mod init;

@@ -231,8 +231,10 @@ impl Network {
         Ok(())
     }
 
-    /// Inference over any number of rows, in chunks of `capacity` rows.
+    /// Inference over any number of rows, in chunks of `capacity` rows, with subnormals
+    /// flushed to zero as in training.
     pub fn infer(&mut self, inputs: ArrayView2<f32>) -> Array2<f32> {
+        let _flush = super::denormals::Flush::new();
         let rows = inputs.nrows();
         let in_width = self.input_width();
         let out_width = self.output_width();
