@@ -23,7 +23,8 @@ const LOW: f32 = -104.0;
 
 /// `eˣ`, less than one unit in the last place from the exact value over the whole range
 /// (0.88 at most against `f64::exp` on the tests' grid), with `e^{+∞} = +∞`, `e^{−∞} = 0`, NaN for NaN, overflow to `+∞` above
-/// `≈ 88.72` and gradual underflow through the subnormals.
+/// `≈ 88.72` and gradual underflow through the subnormals (in IEEE mode; inside `fit` and
+/// inference the thread flushes them to zero, [`super::denormals`]).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     // Comparisons are false for NaN, which therefore passes through to the result.
