@@ -57,7 +57,7 @@ impl Activation {
 
     /// `y = f(z)` over `rows × width` buffers (`z.len() == y.len()`, a multiple of `width`).
     pub fn forward(self, z: &[f32], y: &mut [f32], width: usize) {
-        // Eight lanes wide where the CPU has AVX2 (`super::simd`); same results.
+        // Sixteen lanes wide with AVX-512, eight with AVX2 (`super::simd`); same results.
         super::simd::dispatch(
             #[inline(always)]
             || self.forward_loops(z, y, width),

@@ -1,9 +1,10 @@
 //! Runtime instruction-set dispatch for the engine's own loops.
 //!
 //! The crate is built for the x86-64 baseline (SSE2), so a plain loop vectorizes four `f32`
-//! lanes wide. [`dispatch`] runs a closure inside a function compiled with AVX2 enabled
-//! (through `pulp`, which faer already uses) when the CPU has it, so the loops inlined into
-//! that closure vectorize eight lanes wide; on other CPUs the closure runs as it is.
+//! lanes wide. [`dispatch`] runs a closure inside a function compiled with AVX-512
+//! (x86-64-v4) or AVX2 and FMA (x86-64-v3) enabled, the best the CPU has (through `pulp`,
+//! which faer already uses), so the loops inlined into that closure vectorize sixteen or
+//! eight lanes wide; on other CPUs the closure runs as it is.
 //!
 //! Results do not depend on the path taken: IEEE addition, multiplication, division and
 //! square root are exactly rounded per lane, and the compiler neither reorders float

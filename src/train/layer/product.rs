@@ -184,7 +184,9 @@ pub fn product(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize
 
 /// Rows of one tile.
 const MR: usize = 6;
-/// Columns of the widest tile: two AVX2 registers.
+/// Columns of the widest tile: one AVX-512 register or two AVX2 ones. (32 columns, two
+/// AVX-512 registers, made the tiles several times slower: the accumulators no longer stayed
+/// in registers.)
 const NR: usize = 16;
 
 /// The left operand `a` (`m × k`) of [`panel_product`].
