@@ -49,13 +49,14 @@ impl Drop for Flush {
 }
 
 /// Whether the calling thread flushes subnormals (always false where the modes do not exist).
-pub fn flushing() -> bool {
+#[cfg(test)]
+pub(crate) fn flushing() -> bool {
     control::read().is_some_and(|word| word & control::FLUSH == control::FLUSH)
 }
 
 /// Builds rayon's global pool, which faer shares large products out on, with flushing on in
-/// every worker, so a product gives the same bits on any number of threads. Called before a
-/// network first uses more than one thread; later calls do nothing. Nothing else in the
+/// every worker, so a product gives the same bits on any number of threads. Called wherever
+/// `layer::product` hands faer more than one thread; later calls do nothing. Nothing else in the
 /// process uses rayon, so the pool cannot have been built already; if it somehow was, its
 /// threads keep their modes and the error is ignored.
 pub fn init_pool() {

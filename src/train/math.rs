@@ -3,8 +3,8 @@
 //! `f32::exp` is a call into the C library, which a loop cannot vectorize: in a 20-layer
 //! sigmoid stack it was a third of all instructions. [`exp`] is straight-line arithmetic —
 //! multiplies, fused multiply-adds and integer bit operations, no branches — so the compiler
-//! turns a loop over it into 8-lane code under [`super::simd::dispatch`]. Every operation is
-//! exactly rounded on every instruction set (`f32::mul_add` included), so the result is the
+//! turns a loop over it into 16- or 8-lane code under [`super::simd::dispatch`]. Every
+//! operation is exactly rounded on every instruction set (`f32::mul_add` included), so the result is the
 //! same bits whichever path runs it, on every machine: unlike the C library's `expf`, it does
 //! not depend on the system it runs on.
 
