@@ -4,9 +4,9 @@
 //! sigmoid stack it was a third of all instructions. [`exp`] is straight-line arithmetic —
 //! multiplies, fused multiply-adds and integer bit operations, no branches — so the compiler
 //! turns a loop over it into 16- or 8-lane code under [`super::simd::dispatch`]. Every
-//! operation is exactly rounded on every instruction set (`f32::mul_add` included), so the result is the
-//! same bits whichever path runs it, on every machine: unlike the C library's `expf`, it does
-//! not depend on the system it runs on.
+//! operation is exactly rounded on every instruction set (`f32::mul_add` included), so the
+//! result is the same bits whichever path runs it, on every machine: unlike the C library's
+//! `expf`, it does not depend on the system it runs on.
 
 /// `log₂ e`.
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
