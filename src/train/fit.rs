@@ -28,7 +28,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use super::early_stopping::{EarlyStopping, EarlyStoppingState};
 use super::init::Initializer;
 use super::init::dbn;
-use super::layer::{BuildError, Mode, Role};
+use super::layer::{BuildError, Mode, Role, Variable};
 use super::loss::{BatchTargets, Loss};
 use super::network::{Network, ParameterError};
 use super::optim::{Optimizer, OptimizerState};
@@ -235,20 +235,12 @@ pub fn fit(
         labels: vec![0; batch_size],
         values: vec![0.0; batch_size * out_width],
         kernels: kernel_indices(&network),
-        previous: Vec::new(),
-        previous_norms: Vec::new(),
         grad_norm_sums: Vec::new(),
         ratio_sums: Vec::new(),
         metric_sums: vec![0.0; plan.metrics.len()],
         val_metric_sums: vec![0.0; plan.metrics.len()],
         resume_within: resume.and_then(|c| c.within_epoch.clone()),
     };
-    run.previous = run
-        .kernels
-        .iter()
-        .map(|&k| vec![0.0; network.variables[k].values.len()])
-        .collect();
-    run.previous_norms = vec![0.0; run.kernels.len()];
     run.grad_norm_sums = vec![0.0; run.kernels.len()];
     run.ratio_sums = vec![0.0; run.kernels.len()];
 
@@ -347,10 +339,6 @@ struct Run<'a> {
     values: Vec<f32>,
     /// Variable indices of the kernels, in forward order.
     kernels: Vec<usize>,
-    /// Each kernel before the current update.
-    previous: Vec<Vec<f32>>,
-    /// `‖W‖` of each kernel before the current update.
-    previous_norms: Vec<f64>,
     grad_norm_sums: Vec<f64>,
     ratio_sums: Vec<f64>,
     /// Training metrics summed over the epoch's batches.
@@ -640,26 +628,15 @@ impl Run<'_> {
     }
 
     /// One optimizer apply over every trainable variable, with the layer statistics; an
-    /// `Err` names the first non-finite weight.
+    /// `Err` names the first non-finite weight. A kernel's statistics are taken block by
+    /// block inside its update ([`Optimizer::update_in_blocks`]), so each block of weights,
+    /// gradient and slots is read from memory once.
     fn apply(
         &mut self,
         network: &mut Network,
         optimizer: &mut Optimizer,
         learning_rate: f32,
     ) -> Result<(), String> {
-        for (((&k, previous), sum), before) in self
-            .kernels
-            .iter()
-            .zip(&mut self.previous)
-            .zip(&mut self.grad_norm_sums)
-            .zip(&mut self.previous_norms)
-        {
-            let variable = &network.variables[k];
-            let (gradient_norm, weight_norm) =
-                save_with_norms(&variable.values, &variable.gradient, previous);
-            *sum += gradient_norm;
-            *before = weight_norm;
-        }
         let global = if optimizer.needs_global_norm() {
             network
                 .variables
@@ -670,37 +647,45 @@ impl Run<'_> {
         } else {
             0.0
         };
+        // The gradient norm is the raw gradient's: with clipping on it is taken before the
+        // update clips it, otherwise inside the update.
+        let clips = optimizer.clips();
         optimizer.begin_step(learning_rate, global);
-        let trainable = network.variables.iter_mut().filter(|v| v.role.trainable());
-        for (index, variable) in trainable.enumerate() {
-            optimizer.update(index, &mut variable.values, &mut variable.gradient);
-        }
-        optimizer.end_step();
         let mut kernel = 0;
-        for (index, variable) in network.variables.iter().enumerate() {
-            let is_kernel = self.kernels.get(kernel) == Some(&index);
-            let finite = if is_kernel {
-                let (finite, moved) = finite_distance(&variable.values, &self.previous[kernel]);
-                let before = self.previous_norms[kernel];
-                if finite && before > 0.0 {
-                    self.ratio_sums[kernel] += moved / before;
+        let mut first_non_finite = None;
+        let trainable = network
+            .variables
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, v)| v.role.trainable());
+        for (index, (position, variable)) in trainable.enumerate() {
+            let finite = if self.kernels.get(kernel) == Some(&position) {
+                let stats = kernel_update(optimizer, index, variable, clips);
+                self.grad_norm_sums[kernel] += stats.gradient_norm;
+                if stats.finite && stats.weight_norm > 0.0 {
+                    self.ratio_sums[kernel] += stats.moved / stats.weight_norm;
                 }
                 kernel += 1;
-                finite
+                stats.finite
             } else {
+                optimizer.update(index, &mut variable.values, &mut variable.gradient);
                 super::simd::dispatch(
                     #[inline(always)]
                     || all_finite(&variable.values),
                 )
             };
-            if !finite {
-                return Err(format!(
-                    "`{}` is not finite after the update",
-                    variable.name
-                ));
+            if !finite && first_non_finite.is_none() {
+                first_non_finite = Some(position);
             }
         }
-        Ok(())
+        optimizer.end_step();
+        match first_non_finite {
+            Some(position) => Err(format!(
+                "`{}` is not finite after the update",
+                network.variables[position].name
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Validation loss (penalties included) and metrics in inference mode, in batches of
@@ -820,41 +805,55 @@ fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     lanes.iter().map(|&l| f64::from(l)).sum::<f64>()
 }
 
-/// Copies `values` into `saved` and returns `(‖gradient‖₂, ‖values‖₂)`, in one pass over
-/// memory: block by block, so that each block is read from the L1 cache after its first
-/// read. The sums are [`blocked_sum`]'s, bit for bit.
-fn save_with_norms(values: &[f32], gradient: &[f32], saved: &mut [f32]) -> (f64, f64) {
-    super::simd::dispatch(
-        #[inline(always)]
-        || {
-            let (mut gradient_squares, mut weight_squares) = (0.0f64, 0.0f64);
-            for ((v, g), s) in values
-                .chunks(BLOCK)
-                .zip(gradient.chunks(BLOCK))
-                .zip(saved.chunks_mut(BLOCK))
-            {
-                s.copy_from_slice(v);
-                gradient_squares += block_sum(g, g, |x, _| x * x);
-                weight_squares += block_sum(v, v, |x, _| x * x);
-            }
-            (gradient_squares.sqrt(), weight_squares.sqrt())
-        },
-    )
+/// What one kernel's update shows: `‖g‖₂` of its raw gradient, `‖W‖₂` before the update,
+/// `‖ΔW‖₂` of the update, and whether every new weight is finite.
+struct KernelStats {
+    gradient_norm: f64,
+    weight_norm: f64,
+    moved: f64,
+    finite: bool,
 }
 
-/// `(every value of a is finite, ‖a − b‖₂)`, in one pass over memory as
-/// [`save_with_norms`]; the differences are taken in f32.
-fn finite_distance(a: &[f32], b: &[f32]) -> (bool, f64) {
+/// Updates the kernel `variable` (optimizer variable `index`) and takes its statistics in the
+/// same pass, block by block; every sum is [`blocked_sum`]'s, bit for bit, and the
+/// differences `ΔW` are taken in f32.
+fn kernel_update(
+    optimizer: &mut Optimizer,
+    index: usize,
+    variable: &mut Variable,
+    clips: bool,
+) -> KernelStats {
     super::simd::dispatch(
         #[inline(always)]
         || {
-            let mut squares = 0.0f64;
-            let mut finite = true;
-            for (block_a, block_b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
-                squares += block_sum(block_a, block_b, |x, y| (x - y) * (x - y));
-                finite &= all_finite(block_a);
+            let (mut gradient_squares, mut weight_squares, mut moved_squares) =
+                (0.0f64, 0.0f64, 0.0f64);
+            if clips {
+                for g in variable.gradient.chunks(BLOCK) {
+                    gradient_squares += block_sum(g, g, |x, _| x * x);
+                }
             }
-            (finite, squares.sqrt())
+            let mut finite = true;
+            optimizer.update_in_blocks::<BLOCK>(
+                index,
+                &mut variable.values,
+                &mut variable.gradient,
+                #[inline(always)]
+                |before, after, g| {
+                    if !clips {
+                        gradient_squares += block_sum(g, g, |x, _| x * x);
+                    }
+                    weight_squares += block_sum(before, before, |x, _| x * x);
+                    moved_squares += block_sum(after, before, |x, y| (x - y) * (x - y));
+                    finite &= all_finite(after);
+                },
+            );
+            KernelStats {
+                gradient_norm: gradient_squares.sqrt(),
+                weight_norm: weight_squares.sqrt(),
+                moved: moved_squares.sqrt(),
+                finite,
+            }
         },
     )
 }
@@ -1195,51 +1194,91 @@ fn restore(
 #[cfg(test)]
 mod statistics_tests {
     use super::*;
+    use crate::train::regularizer::Regularizer;
 
-    /// 3-4-12 triangles spread over the lanes and the remainder: ‖v‖ = 13 exactly.
+    use crate::train::optim::{Clip, OptimizerConfig, OptimizerKind};
+
+    fn kernel(values: Vec<f32>, gradient: Vec<f32>) -> Variable {
+        Variable {
+            name: "layers.0.kernel".into(),
+            shape: vec![values.len()],
+            values,
+            gradient,
+            role: Role::Kernel(Regularizer::default()),
+        }
+    }
+
+    fn sgd(clip: Clip, size: usize) -> Optimizer {
+        let config = OptimizerConfig {
+            kind: OptimizerKind::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+            },
+            clip,
+            weight_decay: None,
+        };
+        let mut optimizer = config.build(&[size]);
+        optimizer.begin_step(1.0, 0.0);
+        optimizer
+    }
+
+    /// 3-4-12 triangles spread over the lanes and the remainder: ‖v‖ = 13 exactly, and SGD
+    /// at rate 1 with gradient 2v moves the weights to −v, a distance of 26.
     #[test]
     fn the_lane_sums_give_exact_norms_and_distances() {
         let mut v = vec![0.0f32; 19];
         (v[2], v[9], v[18]) = (3.0, 4.0, 12.0);
         assert_eq!(norm(&v), 13.0);
-        let zeros = vec![0.0f32; 19];
-        assert_eq!(finite_distance(&v, &zeros), (true, 13.0));
-        assert_eq!(finite_distance(&zeros, &v), (true, 13.0));
         let gradient: Vec<f32> = v.iter().map(|x| 2.0 * x).collect();
-        let mut saved = vec![f32::NAN; 19];
-        assert_eq!(save_with_norms(&v, &gradient, &mut saved), (26.0, 13.0));
-        assert_eq!(saved, v);
+        let mut variable = kernel(v.clone(), gradient);
+        let stats = kernel_update(&mut sgd(Clip::None, 19), 0, &mut variable, false);
+        assert_eq!(
+            (
+                stats.gradient_norm,
+                stats.weight_norm,
+                stats.moved,
+                stats.finite
+            ),
+            (26.0, 13.0, 26.0, true)
+        );
+        assert_eq!(variable.values, v.iter().map(|x| -x).collect::<Vec<_>>());
         assert!(all_finite(&v));
         v[17] = f32::NAN;
         assert!(!all_finite(&v));
-        assert!(!finite_distance(&v, &zeros).0);
+        let mut variable = kernel(v, vec![0.0; 19]);
+        assert!(!kernel_update(&mut sgd(Clip::None, 19), 0, &mut variable, false).finite);
     }
 
-    /// The one-pass statistics sum in exactly the blocked order, across block boundaries and
-    /// with a partial last lane group.
+    /// The statistics taken inside the update are the blocked sums of the raw gradient, the
+    /// weights before and the change, bit for bit, across block boundaries and with a
+    /// partial last lane group, clipped or not; the weights are the plain update's.
     #[test]
     fn the_one_pass_statistics_are_the_blocked_sums_bit_for_bit() {
         let len = 2 * BLOCK + 37;
         let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.731).sin() * 1.7).collect();
         let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.293).cos() * 0.9).collect();
-        let mut saved = vec![0.0f32; len];
-        let (g, w) = save_with_norms(&a, &b, &mut saved);
-        assert_eq!(saved, a);
-        assert_eq!(
-            g.to_bits(),
-            blocked_sum(&b, &b, |x, _| x * x).sqrt().to_bits()
-        );
-        assert_eq!(
-            w.to_bits(),
-            blocked_sum(&a, &a, |x, _| x * x).sqrt().to_bits()
-        );
-        let (finite, d) = finite_distance(&a, &b);
-        assert!(finite);
-        let want = blocked_sum(&a, &b, |x, y| (x - y) * (x - y)).sqrt();
-        assert_eq!(d.to_bits(), want.to_bits());
-        let mut bad = a.clone();
-        bad[len - 1] = f32::INFINITY;
-        assert!(!finite_distance(&bad, &b).0);
+        for clip in [Clip::None, Clip::Norm(0.5)] {
+            let mut plain = sgd(clip, len);
+            let (mut after, mut clipped) = (a.clone(), b.clone());
+            plain.update(0, &mut after, &mut clipped);
+            let mut fused = sgd(clip, len);
+            let mut variable = kernel(a.clone(), b.clone());
+            let clips = fused.clips();
+            let stats = kernel_update(&mut fused, 0, &mut variable, clips);
+            assert_eq!(variable.values, after);
+            assert_eq!(variable.gradient, clipped);
+            let want = |x: &[f32], y: &[f32], f: fn(f32, f32) -> f32| {
+                blocked_sum(x, y, f).sqrt().to_bits()
+            };
+            assert_eq!(stats.gradient_norm.to_bits(), want(&b, &b, |x, _| x * x));
+            assert_eq!(stats.weight_norm.to_bits(), want(&a, &a, |x, _| x * x));
+            let moved = want(&after, &a, |x, y| (x - y) * (x - y));
+            assert_eq!(stats.moved.to_bits(), moved);
+            assert!(stats.finite);
+        }
+        let mut bad = kernel(a.clone(), b.clone());
+        bad.gradient[len - 1] = f32::INFINITY;
+        assert!(!kernel_update(&mut sgd(Clip::None, len), 0, &mut bad, false).finite);
     }
 }
 

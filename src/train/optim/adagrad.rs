@@ -7,6 +7,8 @@
 //! PyTorch starts the accumulator at 0 and puts ε outside the root, which changes the first
 //! steps a lot.
 
+use std::ops::Range;
+
 use super::Slot;
 
 /// Adagrad state: the running sum of squared gradients per variable.
@@ -24,16 +26,18 @@ impl Adagrad {
         }
     }
 
-    /// One update of variable `index`; `gradient` is already clipped.
+    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
+    /// just those); `gradient` is already clipped.
     pub fn update(
         &mut self,
         index: usize,
+        range: Range<usize>,
         learning_rate: f32,
         weights: &mut [f32],
         gradient: &[f32],
     ) {
         let epsilon = self.epsilon;
-        let accumulator = &mut self.accumulator.buffers[index];
+        let accumulator = &mut self.accumulator.buffers[index][range.clone()];
         for ((w, a), &g) in weights.iter_mut().zip(accumulator.iter_mut()).zip(gradient) {
             *a += g * g;
             *w -= (learning_rate * g) / (*a + epsilon).sqrt();

@@ -13,6 +13,8 @@
 //! `1 − β1` and `1 − β2` are Python-float arithmetic in Keras (float64, then rounded), unlike
 //! Nadam's, which are float32; see [`super::python_float`].
 
+use std::ops::Range;
+
 use super::{Slot, python_float};
 
 /// Adam state: first and second moments per variable, and `v_max` for AMSGrad.
@@ -61,10 +63,12 @@ impl Adam {
         self.beta_2_power = libm::powf(self.beta_2, local_step);
     }
 
-    /// One update of variable `index`; `gradient` is already clipped.
+    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
+    /// just those); `gradient` is already clipped.
     pub fn update(
         &mut self,
         index: usize,
+        range: Range<usize>,
         learning_rate: f32,
         weights: &mut [f32],
         gradient: &[f32],
@@ -77,12 +81,12 @@ impl Adam {
         let n = weights.len();
         let w = &mut weights[..n];
         let g = &gradient[..n];
-        let m = &mut self.m.buffers[index][..n];
-        let v = &mut self.v.buffers[index][..n];
+        let m = &mut self.m.buffers[index][range.clone()][..n];
+        let v = &mut self.v.buffers[index][range.clone()][..n];
         let v_max = self
             .v_max
             .as_mut()
-            .map(|slot| &mut slot.buffers[index][..n]);
+            .map(|slot| &mut slot.buffers[index][range.clone()][..n]);
         // Sixteen lanes wide with AVX-512, eight with AVX2 (`crate::train::simd`); same results.
         crate::train::simd::dispatch(
             #[inline(always)]

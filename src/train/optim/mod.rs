@@ -218,6 +218,50 @@ impl Optimizer {
     /// If `index` is not a variable of [`OptimizerConfig::build`] or the slices' lengths differ
     /// from its size: a bug in the caller, never a user input.
     pub fn update(&mut self, index: usize, weights: &mut [f32], gradient: &mut [f32]) {
+        self.check_sizes(index, weights, gradient);
+        self.clip(gradient);
+        self.step(index, 0, weights, gradient);
+    }
+
+    /// [`Optimizer::update`] of variable `index`, run block by block over `BLOCK` values at a
+    /// time after the whole gradient is clipped, calling `observe(before, after, gradient)`
+    /// with each block's weights before and after their update and its clipped gradient while
+    /// they are still in the L1 cache. The weights come out bit for bit as from
+    /// [`Optimizer::update`]: every rule is elementwise once the gradient is clipped. Inlined,
+    /// so that `observe` is compiled into its caller's instruction set
+    /// (`crate::train::simd::dispatch`).
+    ///
+    /// # Panics
+    /// As [`Optimizer::update`].
+    #[inline(always)]
+    pub fn update_in_blocks<const BLOCK: usize>(
+        &mut self,
+        index: usize,
+        weights: &mut [f32],
+        gradient: &mut [f32],
+        mut observe: impl FnMut(&[f32], &[f32], &[f32]),
+    ) {
+        self.check_sizes(index, weights, gradient);
+        self.clip(gradient);
+        let mut saved = [0.0f32; BLOCK];
+        for (block, (w, g)) in weights
+            .chunks_mut(BLOCK)
+            .zip(gradient.chunks(BLOCK))
+            .enumerate()
+        {
+            let before = &mut saved[..w.len()];
+            before.copy_from_slice(w);
+            self.step(index, block * BLOCK, w, g);
+            observe(before, w, g);
+        }
+    }
+
+    /// True when gradients are clipped, so that [`Optimizer::update`] changes them.
+    pub fn clips(&self) -> bool {
+        !matches!(self.clip, ActiveClip::None)
+    }
+
+    fn check_sizes(&self, index: usize, weights: &[f32], gradient: &[f32]) {
         let size = self.variable_sizes[index];
         assert!(
             weights.len() == size && gradient.len() == size,
@@ -225,12 +269,20 @@ impl Optimizer {
             weights.len(),
             gradient.len()
         );
+    }
+
+    fn clip(&self, gradient: &mut [f32]) {
         match self.clip {
             ActiveClip::None => {}
             ActiveClip::Norm(clip_norm) => clip::clip_by_norm(gradient, clip_norm),
             ActiveClip::GlobalNorm { .. } => clip::scale(gradient, self.global_scale),
             ActiveClip::Value(clip_value) => clip::clip_by_value(gradient, clip_value),
         }
+    }
+
+    /// Decay and the rule on the values `offset..offset + weights.len()` of variable `index`,
+    /// with their (clipped) gradient.
+    fn step(&mut self, index: usize, offset: usize, weights: &mut [f32], gradient: &[f32]) {
         let learning_rate = self.learning_rate;
         if let Some(weight_decay) = self.weight_decay {
             // K3 base_optimizer.py `_apply_weight_decay`: `variable - variable * wd * lr`.
@@ -238,12 +290,13 @@ impl Optimizer {
                 *w -= *w * weight_decay * learning_rate;
             }
         }
+        let range = offset..offset + weights.len();
         match &mut self.rule {
-            Rule::Sgd(rule) => rule.update(index, learning_rate, weights, gradient),
-            Rule::Adam(rule) => rule.update(index, learning_rate, weights, gradient),
-            Rule::Rmsprop(rule) => rule.update(index, learning_rate, weights, gradient),
-            Rule::Adagrad(rule) => rule.update(index, learning_rate, weights, gradient),
-            Rule::Nadam(rule) => rule.update(index, learning_rate, weights, gradient),
+            Rule::Sgd(rule) => rule.update(index, range, learning_rate, weights, gradient),
+            Rule::Adam(rule) => rule.update(index, range, learning_rate, weights, gradient),
+            Rule::Rmsprop(rule) => rule.update(index, range, learning_rate, weights, gradient),
+            Rule::Adagrad(rule) => rule.update(index, range, learning_rate, weights, gradient),
+            Rule::Nadam(rule) => rule.update(index, range, learning_rate, weights, gradient),
         }
     }
 

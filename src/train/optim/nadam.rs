@@ -11,6 +11,8 @@
 //! ```
 //! Keras's momentum schedule uses `0.96^t`; PyTorch's NAdam uses `0.96^(0.004·t)`.
 
+use std::ops::Range;
+
 use super::Slot;
 
 /// Nadam state: moments per variable and the running product `U`.
@@ -57,10 +59,12 @@ impl Nadam {
         self.beta_2_power = libm::powf(self.beta_2, local_step);
     }
 
-    /// One update of variable `index`; `gradient` is already clipped.
+    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
+    /// just those); `gradient` is already clipped.
     pub fn update(
         &mut self,
         index: usize,
+        range: Range<usize>,
         learning_rate: f32,
         weights: &mut [f32],
         gradient: &[f32],
@@ -71,8 +75,8 @@ impl Nadam {
         let one_minus_beta_2 = 1.0 - self.beta_2;
         let one_minus_beta_2_power = 1.0 - self.beta_2_power;
         let epsilon = self.epsilon;
-        let m = &mut self.m.buffers[index];
-        let v = &mut self.v.buffers[index];
+        let m = &mut self.m.buffers[index][range.clone()];
+        let v = &mut self.v.buffers[index][range.clone()];
         for (((w, m), v), &g) in weights
             .iter_mut()
             .zip(m.iter_mut())

@@ -13,6 +13,8 @@
 //! see [`super::python_float`]). Keras creates the momentum slot only for `momentum > 0` and
 //! ḡ only when centered.
 
+use std::ops::Range;
+
 use super::{Slot, python_float};
 
 /// RMSprop state: the mean square per variable, plus ḡ (centered) and the momentum buffer.
@@ -46,25 +48,27 @@ impl Rmsprop {
         }
     }
 
-    /// One update of variable `index`; `gradient` is already clipped.
+    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
+    /// just those); `gradient` is already clipped.
     pub fn update(
         &mut self,
         index: usize,
+        range: Range<usize>,
         learning_rate: f32,
         weights: &mut [f32],
         gradient: &[f32],
     ) {
         let (rho, one_minus_rho, momentum, epsilon) =
             (self.rho, self.one_minus_rho, self.momentum, self.epsilon);
-        let v = &mut self.v.buffers[index];
+        let v = &mut self.v.buffers[index][range.clone()];
         // Empty slices stand in for the slots this configuration does not have; `get_mut`
         // below then yields None for every element.
         let average_gradient = match &mut self.average_gradient {
-            Some(slot) => slot.buffers[index].as_mut_slice(),
+            Some(slot) => &mut slot.buffers[index][range.clone()],
             None => &mut [],
         };
         let momentum_buffer = match &mut self.momentum_buffer {
-            Some(slot) => slot.buffers[index].as_mut_slice(),
+            Some(slot) => &mut slot.buffers[index][range.clone()],
             None => &mut [],
         };
         for (i, ((w, v), &g)) in weights

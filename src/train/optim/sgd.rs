@@ -10,6 +10,8 @@
 //! still carries the old rate's scale (PyTorch keeps it outside). Keras creates the velocity
 //! only when `momentum != 0`.
 
+use std::ops::Range;
+
 use super::Slot;
 
 /// SGD state: the velocity per variable when momentum is on.
@@ -29,16 +31,21 @@ impl Sgd {
         }
     }
 
-    /// One update of variable `index`; `gradient` is already clipped.
+    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
+    /// just those); `gradient` is already clipped.
     pub fn update(
         &mut self,
         index: usize,
+        range: Range<usize>,
         learning_rate: f32,
         weights: &mut [f32],
         gradient: &[f32],
     ) {
         let (momentum, nesterov) = (self.momentum, self.nesterov);
-        let velocity = self.velocity.as_mut().map(|slot| &mut slot.buffers[index]);
+        let velocity = self
+            .velocity
+            .as_mut()
+            .map(|slot| &mut slot.buffers[index][range]);
         // Sixteen lanes wide with AVX-512, eight with AVX2 (`crate::train::simd`); same results.
         crate::train::simd::dispatch(
             #[inline(always)]
