@@ -26,6 +26,13 @@ pub fn dispatch<R>(f: impl FnOnce() -> R) -> R {
     arch().dispatch(f)
 }
 
+/// Runs `op` with the best instruction set the CPU supports, handing it that set's vector
+/// type, for loops written with explicit vectors (`pulp::Simd`).
+#[inline(always)]
+pub fn vectorize<Op: pulp::WithSimd>(op: Op) -> Op::Output {
+    arch().dispatch(op)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

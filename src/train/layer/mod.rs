@@ -14,6 +14,7 @@ pub mod dense;
 pub mod dropout;
 pub mod product;
 pub mod residual;
+pub mod tiles;
 
 use rand_chacha::ChaCha8Rng;
 

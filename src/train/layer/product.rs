@@ -3,28 +3,27 @@
 //! input gradient `dX = dZ·Kᵀ`, with `X: rows × inputs`, `K: inputs × units`,
 //! `Z, dZ: rows × units`.
 //!
-//! Up to [`FAER_THRESHOLD`] multiply-adds a product runs in this module's register-blocked
-//! kernel ([`panel_product`]): faer's dispatch and packing cost more than the arithmetic on
-//! the lecture's networks and the benchmark's 32-row batches. From there on faer's
-//! cache-blocked kernels (single-threaded, `Par::Seq`) win (`CRATES.md` §3). Both paths are
-//! deterministic for a given shape, so a run replays bit for bit.
+//! Up to [`FAER_THRESHOLD`] multiply-adds a product runs in the register-tiled kernel of
+//! [`super::tiles`]: faer's dispatch and packing cost more than the arithmetic on the
+//! lecture's networks and the benchmark's 32-row batches. From there on faer's cache-blocked
+//! kernels (single-threaded, `Par::Seq`) win (`CRATES.md` §3). Both paths are deterministic
+//! for a given shape, so a run replays bit for bit; the tiles give the same bits on every
+//! instruction set.
 //!
-//! The kernel computes `C = init + A·B` with `B` row-major and `A` read either by rows (`X`,
-//! `dZ`) or by columns (`Xᵀ`, whose columns are `X`'s rows), so only `Kᵀ` is ever copied
-//! out, in tiles of up to 6 rows × 16 columns whose accumulators stay in registers. Every
-//! output is `init` followed by `k` fused multiply-adds in the order of the summation index,
-//! whatever the tile it falls in and whichever instruction set runs it (`f32::mul_add` is
-//! exactly rounded everywhere), so the tiling never shows in the result.
+//! The kernel reads `A` either by rows (`X`, `dZ`) or by columns (`Xᵀ`, whose columns are
+//! `X`'s rows), so only `Kᵀ` is ever copied out.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
+use super::tiles::{Lhs, panel_product};
+
 /// Products with more multiply-adds (`rows·inputs·units`) than this go to faer. Measured
-/// with `trainyard bench products` on one Zen 3 core (AVX2): at 32×32·32×32 the tiles take
-/// 0.77 µs and faer 1.17, at 32×64·64×32 1.47 and 1.96; at 32×64·64×128 they are level
-/// (6.6 µs), and at 128×784·784×256 faer is far ahead (575 against 798): its packing and
-/// cache blocking pay from there on.
-pub const FAER_THRESHOLD: usize = 64 * 32 * 32;
+/// with `trainyard bench products` on one Emerald Rapids core (AVX-512): at 32×32·32×32 the
+/// tiles take 0.43 µs and faer 0.77, at 32×64·64×128 4.2 and 5.5, at 32×128·128×64 3.5 and
+/// 3.9; at 128×256·256×128 faer is ahead (54 against 64) and at 128×784·784×256 far ahead
+/// (326 against 418): its packing and cache blocking pay from there on.
+pub const FAER_THRESHOLD: usize = 1 << 20;
 
 fn large(rows: usize, inputs: usize, units: usize) -> bool {
     rows * inputs * units > FAER_THRESHOLD
@@ -146,12 +145,34 @@ pub fn input_gradient(
         return;
     }
     let kt = &mut panels.kernel[..inputs * units];
-    for (j, kt_row) in kt.chunks_exact_mut(inputs).enumerate() {
-        for (slot, k_row) in kt_row.iter_mut().zip(kernel.chunks_exact(units)) {
-            *slot = k_row[j];
+    transpose(&kernel[..inputs * units], inputs, units, kt);
+    panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
+}
+
+/// `to (cols × rows) = fromᵀ` for row-major `from (rows × cols)`, in 8 × 8 blocks so that
+/// the lines read and the lines written both stay in the L1 cache (a column-by-column copy
+/// took a sixth of a step of the benchmark's digits network).
+fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
+    const BLOCK: usize = 8;
+    for r0 in (0..rows).step_by(BLOCK) {
+        let height = BLOCK.min(rows - r0);
+        for c0 in (0..cols).step_by(BLOCK) {
+            let width = BLOCK.min(cols - c0);
+            let mut block = [[0.0f32; BLOCK]; BLOCK];
+            for (r, block_row) in block.iter_mut().enumerate().take(height) {
+                let from_row = &from[(r0 + r) * cols + c0..][..width];
+                for (b, &f) in block_row.iter_mut().zip(from_row) {
+                    *b = f;
+                }
+            }
+            for c in 0..width {
+                let to_row = &mut to[(c0 + c) * rows + r0..][..height];
+                for (r, t) in to_row.iter_mut().enumerate() {
+                    *t = block[r][c];
+                }
+            }
         }
     }
-    panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
 }
 
 /// Which way [`product`] multiplies.
@@ -178,152 +199,6 @@ pub fn product(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize
                 1.0f32,
                 par,
             )
-        }
-    }
-}
-
-/// Rows of one tile.
-const MR: usize = 6;
-/// Columns of the widest tile: one AVX-512 register or two AVX2 ones. (32 columns, two
-/// AVX-512 registers, made the tiles several times slower: the accumulators no longer stayed
-/// in registers.)
-const NR: usize = 16;
-
-/// The left operand `a` (`m × k`) of [`panel_product`].
-#[derive(Clone, Copy)]
-enum Lhs<'a> {
-    /// `a` row-major.
-    Rows(&'a [f32]),
-    /// `aᵀ` row-major: each of the `k` runs of `m` values is a column of `a`.
-    Columns(&'a [f32]),
-}
-
-/// `c (m × n) = init + a·b`, with `b` row-major `k × n` and `init` a row added to every row of
-/// `c` (zero when `None`).
-fn panel_product(
-    a: Lhs<'_>,
-    b: &[f32],
-    init: Option<&[f32]>,
-    c: &mut [f32],
-    m: usize,
-    n: usize,
-    k: usize,
-) {
-    let operands = Operands {
-        b: &b[..k * n],
-        init,
-        m,
-        n,
-        k,
-    };
-    let c = &mut c[..m * n];
-    crate::train::simd::dispatch(
-        #[inline(always)]
-        || match a {
-            Lhs::Rows(a) => columns_of_tiles::<false>(&a[..m * k], &operands, c),
-            Lhs::Columns(at) => columns_of_tiles::<true>(&at[..k * m], &operands, c),
-        },
-    );
-}
-
-/// The operands of one [`panel_product`] besides `a`.
-struct Operands<'a> {
-    b: &'a [f32],
-    init: Option<&'a [f32]>,
-    m: usize,
-    n: usize,
-    k: usize,
-}
-
-/// Every column strip of tiles, left to right: 16 columns at a time, then 8, 4 and 1.
-#[inline(always)]
-fn columns_of_tiles<const COLUMNS: bool>(a: &[f32], ops: &Operands<'_>, c: &mut [f32]) {
-    let mut n0 = 0;
-    while n0 < ops.n {
-        let width = ops.n - n0;
-        if width >= NR {
-            rows_of_tiles::<NR, COLUMNS>(a, ops, c, n0);
-            n0 += NR;
-        } else if width >= 8 {
-            rows_of_tiles::<8, COLUMNS>(a, ops, c, n0);
-            n0 += 8;
-        } else if width >= 4 {
-            rows_of_tiles::<4, COLUMNS>(a, ops, c, n0);
-            n0 += 4;
-        } else {
-            rows_of_tiles::<1, COLUMNS>(a, ops, c, n0);
-            n0 += 1;
-        }
-    }
-}
-
-/// Every tile of the `W` columns from `n0`, top to bottom.
-#[inline(always)]
-fn rows_of_tiles<const W: usize, const COLUMNS: bool>(
-    a: &[f32],
-    ops: &Operands<'_>,
-    c: &mut [f32],
-    n0: usize,
-) {
-    let mut m0 = 0;
-    while m0 < ops.m {
-        match ops.m - m0 {
-            1 => tile::<1, W, COLUMNS>(a, ops, c, m0, n0),
-            2 => tile::<2, W, COLUMNS>(a, ops, c, m0, n0),
-            3 => tile::<3, W, COLUMNS>(a, ops, c, m0, n0),
-            4 => tile::<4, W, COLUMNS>(a, ops, c, m0, n0),
-            5 => tile::<5, W, COLUMNS>(a, ops, c, m0, n0),
-            _ => tile::<MR, W, COLUMNS>(a, ops, c, m0, n0),
-        }
-        m0 += MR;
-    }
-}
-
-/// The `R × W` tile of `c` at row `m0`, column `n0`, accumulated in registers.
-#[inline(always)]
-fn tile<const R: usize, const W: usize, const COLUMNS: bool>(
-    a: &[f32],
-    ops: &Operands<'_>,
-    c: &mut [f32],
-    m0: usize,
-    n0: usize,
-) {
-    let (m, n, k) = (ops.m, ops.n, ops.k);
-    let mut acc = [[0.0f32; W]; R];
-    if let Some(init) = ops.init {
-        let row: &[f32; W] = init[n0..n0 + W].try_into().expect("W columns");
-        acc = [*row; R];
-    }
-    if COLUMNS {
-        for (a_col, b_row) in a.chunks_exact(m).zip(ops.b.chunks_exact(n)) {
-            let a_p: &[f32; R] = a_col[m0..m0 + R].try_into().expect("R rows");
-            let b_p: &[f32; W] = b_row[n0..n0 + W].try_into().expect("W columns");
-            multiply_add(&mut acc, a_p, b_p);
-        }
-    } else {
-        let a_rows: [&[f32]; R] = std::array::from_fn(|i| &a[(m0 + i) * k..(m0 + i + 1) * k]);
-        for (p, b_row) in ops.b.chunks_exact(n).enumerate() {
-            let a_p: [f32; R] = std::array::from_fn(|i| a_rows[i][p]);
-            let b_p: &[f32; W] = b_row[n0..n0 + W].try_into().expect("W columns");
-            multiply_add(&mut acc, &a_p, b_p);
-        }
-    }
-    for (i, acc_row) in acc.iter().enumerate() {
-        let start = (m0 + i) * n + n0;
-        c[start..start + W].copy_from_slice(acc_row);
-    }
-}
-
-/// `acc += a·bᵀ` (an outer product), one fused multiply-add per entry.
-#[inline(always)]
-fn multiply_add<const R: usize, const W: usize>(
-    acc: &mut [[f32; W]; R],
-    a: &[f32; R],
-    b: &[f32; W],
-) {
-    for (acc_row, &a_i) in acc.iter_mut().zip(a) {
-        for (sum, &b_j) in acc_row.iter_mut().zip(b) {
-            *sum = a_i.mul_add(b_j, *sum);
         }
     }
 }
@@ -395,6 +270,25 @@ mod tests {
         }
     }
 
+    /// The blocked transpose on shapes with partial blocks both ways.
+    #[test]
+    fn transpose_moves_every_entry() {
+        for (rows, cols) in [(1, 1), (3, 17), (16, 8), (21, 10), (64, 128)] {
+            let from = pattern(rows * cols, 0.9);
+            let mut to = vec![f32::NAN; rows * cols];
+            transpose(&from, rows, cols, &mut to);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(
+                        to[c * rows + r],
+                        from[r * cols + c],
+                        "{rows}×{cols} at {r},{c}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Only products from the threshold on get the threads.
     #[test]
     fn only_large_products_use_the_threads() {
@@ -444,39 +338,5 @@ mod tests {
         let mut faer = vec![f32::NAN; m * n];
         product(&a, &b, &mut faer, m, k, n, Path::Faer(Par::Seq));
         assert_eq!(tiles, faer);
-    }
-
-    /// Every output of the kernel is `init` followed by one fused multiply-add per summation
-    /// index, in order: the same bits as a scalar loop, on values whose products round, for
-    /// every tile width (16, 8, 4, 1) and height (6 and 1–5).
-    #[test]
-    fn the_tiles_give_the_bits_of_a_scalar_fused_loop() {
-        let irregular = |len: usize, salt: f32| -> Vec<f32> {
-            (0..len)
-                .map(|i| (i as f32 * 0.7310 + salt).sin() * 1.37)
-                .collect()
-        };
-        for (m, k, n) in [(32, 64, 128), (13, 9, 61), (7, 33, 32), (6, 5, 3)] {
-            let a = irregular(m * k, 0.3);
-            let b = irregular(k * n, 1.1);
-            let init = irregular(n, 2.9);
-            let mut reference = vec![0.0f32; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    let mut sum = init[j];
-                    for p in 0..k {
-                        sum = a[i * k + p].mul_add(b[p * n + j], sum);
-                    }
-                    reference[i * n + j] = sum;
-                }
-            }
-            let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
-            for lhs in [Lhs::Rows(&a), Lhs::Columns(&at)] {
-                let mut c = vec![f32::NAN; m * n];
-                panel_product(lhs, &b, Some(&init), &mut c, m, n, k);
-                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&c), bits(&reference), "{m}×{k}·{k}×{n}");
-            }
-        }
     }
 }
