@@ -149,30 +149,114 @@ pub fn input_gradient(
     panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
 }
 
-/// `to (cols × rows) = fromᵀ` for row-major `from (rows × cols)`, in 8 × 8 blocks so that
-/// the lines read and the lines written both stay in the L1 cache (a column-by-column copy
-/// took a sixth of a step of the benchmark's digits network).
+/// `to (cols × rows) = fromᵀ` for row-major `from (rows × cols)`, in 8 × 8 blocks: with AVX
+/// each full block is eight loads, 24 shuffles and eight stores (a column-by-column copy took a
+/// sixth of a step of the benchmark's digits network, and a blocked scalar copy half that).
 fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
-    const BLOCK: usize = 8;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        simd.vectorize(
+            #[inline(always)]
+            || {
+                transpose_blocks(
+                    from,
+                    rows,
+                    cols,
+                    to,
+                    #[inline(always)]
+                    |block| transpose_avx(simd, block),
+                )
+            },
+        );
+        return;
+    }
+    transpose_blocks(from, rows, cols, to, transpose_block);
+}
+
+/// Side of a [`transpose`] block.
+const BLOCK: usize = 8;
+
+/// Full blocks through `full(rows of the block) → its columns`, the edges element by element.
+#[inline(always)]
+fn transpose_blocks(
+    from: &[f32],
+    rows: usize,
+    cols: usize,
+    to: &mut [f32],
+    full: impl Fn(&[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK],
+) {
     for r0 in (0..rows).step_by(BLOCK) {
         let height = BLOCK.min(rows - r0);
         for c0 in (0..cols).step_by(BLOCK) {
             let width = BLOCK.min(cols - c0);
-            let mut block = [[0.0f32; BLOCK]; BLOCK];
-            for (r, block_row) in block.iter_mut().enumerate().take(height) {
-                let from_row = &from[(r0 + r) * cols + c0..][..width];
-                for (b, &f) in block_row.iter_mut().zip(from_row) {
-                    *b = f;
+            if height < BLOCK || width < BLOCK {
+                for r in 0..height {
+                    for c in 0..width {
+                        to[(c0 + c) * rows + r0 + r] = from[(r0 + r) * cols + c0 + c];
+                    }
                 }
+                continue;
             }
-            for c in 0..width {
-                let to_row = &mut to[(c0 + c) * rows + r0..][..height];
-                for (r, t) in to_row.iter_mut().enumerate() {
-                    *t = block[r][c];
-                }
+            let mut from_rows = [&[0.0f32; BLOCK]; BLOCK];
+            for (r, row) in from_rows.iter_mut().enumerate() {
+                *row = from[(r0 + r) * cols + c0..][..BLOCK]
+                    .try_into()
+                    .expect("a full block");
+            }
+            let columns = full(&from_rows);
+            for (c, column) in columns.iter().enumerate() {
+                to[(c0 + c) * rows + r0..][..BLOCK].copy_from_slice(column);
             }
         }
     }
+}
+
+/// One full block, element by element.
+#[inline(always)]
+fn transpose_block(from: &[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK] {
+    let mut columns = [[0.0; BLOCK]; BLOCK];
+    for (c, column) in columns.iter_mut().enumerate() {
+        for (t, from_row) in column.iter_mut().zip(from) {
+            *t = from_row[c];
+        }
+    }
+    columns
+}
+
+/// One full block with AVX's unpack, shuffle and lane-permute steps.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose_avx(simd: pulp::x86::V3, from: &[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK] {
+    use std::arch::x86_64::__m256;
+    let avx = simd.avx;
+    let r: [__m256; BLOCK] = from.map(|row| pulp::cast(*row));
+    let t0 = avx._mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = avx._mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = avx._mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = avx._mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = avx._mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = avx._mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = avx._mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = avx._mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = avx._mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = avx._mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = avx._mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = avx._mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = avx._mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = avx._mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = avx._mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = avx._mm256_shuffle_ps::<0xEE>(t5, t7);
+    let columns = [
+        avx._mm256_permute2f128_ps::<0x20>(u0, u4),
+        avx._mm256_permute2f128_ps::<0x20>(u1, u5),
+        avx._mm256_permute2f128_ps::<0x20>(u2, u6),
+        avx._mm256_permute2f128_ps::<0x20>(u3, u7),
+        avx._mm256_permute2f128_ps::<0x31>(u0, u4),
+        avx._mm256_permute2f128_ps::<0x31>(u1, u5),
+        avx._mm256_permute2f128_ps::<0x31>(u2, u6),
+        avx._mm256_permute2f128_ps::<0x31>(u3, u7),
+    ];
+    columns.map(pulp::cast)
 }
 
 /// Which way [`product`] multiplies.
@@ -270,13 +354,17 @@ mod tests {
         }
     }
 
-    /// The blocked transpose on shapes with partial blocks both ways.
+    /// The blocked transpose, with AVX where the machine has it and element by element, on
+    /// shapes with partial blocks both ways.
     #[test]
     fn transpose_moves_every_entry() {
-        for (rows, cols) in [(1, 1), (3, 17), (16, 8), (21, 10), (64, 128)] {
+        for (rows, cols) in [(1, 1), (3, 17), (16, 8), (21, 10), (64, 128), (33, 40)] {
             let from = pattern(rows * cols, 0.9);
             let mut to = vec![f32::NAN; rows * cols];
             transpose(&from, rows, cols, &mut to);
+            let mut plain = vec![f32::NAN; rows * cols];
+            transpose_blocks(&from, rows, cols, &mut plain, transpose_block);
+            assert_eq!(plain, to);
             for r in 0..rows {
                 for c in 0..cols {
                     assert_eq!(
