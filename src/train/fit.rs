@@ -768,10 +768,12 @@ fn norm(values: &[f32]) -> f64 {
 }
 
 /// Per-step statistics sum in f32 over blocks of [`BLOCK`] values in [`F32_LANES`]
-/// independent lanes (four SIMD registers), then add each block's lanes in f64: the f32
-/// loop runs at twice the f64 width, and each f32 lane sums only `BLOCK / F32_LANES` terms.
-/// The order is fixed, so a run replays bit for bit.
-const F32_LANES: usize = 16;
+/// independent lanes (two AVX-512 registers, four AVX2 ones), then add each block's lanes in
+/// f64 pairwise ([`reduce`]): the f32 loop runs at twice the f64 width, each f32 lane sums only
+/// `BLOCK / F32_LANES` terms, and no sum waits on a long chain of dependent additions (the
+/// latency of such chains was most of the statistics' cost on small kernels). The order is
+/// fixed, so a run replays bit for bit.
+const F32_LANES: usize = 32;
 const BLOCK: usize = 512;
 
 /// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`]: the order
@@ -802,7 +804,55 @@ fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     {
         *lane += f(x, y);
     }
-    lanes.iter().map(|&l| f64::from(l)).sum::<f64>()
+    reduce(lanes)
+}
+
+/// The three sums of one block of a kernel's update in one pass, each in [`block_sum`]'s
+/// order: `(Σ g², Σ before², Σ (after − before)²)`.
+#[inline(always)]
+fn block_stats(before: &[f32], after: &[f32], gradient: &[f32]) -> (f64, f64, f64) {
+    let (mut g_lanes, mut w_lanes, mut d_lanes) = (
+        [0.0f32; F32_LANES],
+        [0.0f32; F32_LANES],
+        [0.0f32; F32_LANES],
+    );
+    let mut add = |lane: usize, w: f32, a: f32, g: f32| {
+        g_lanes[lane] += g * g;
+        w_lanes[lane] += w * w;
+        d_lanes[lane] += (a - w) * (a - w);
+    };
+    let full = before.len() / F32_LANES * F32_LANES;
+    let chunks = before[..full]
+        .chunks_exact(F32_LANES)
+        .zip(after[..full].chunks_exact(F32_LANES))
+        .zip(gradient[..full].chunks_exact(F32_LANES));
+    for ((w, a), g) in chunks {
+        for lane in 0..F32_LANES {
+            add(lane, w[lane], a[lane], g[lane]);
+        }
+    }
+    let rest = before[full..]
+        .iter()
+        .zip(&after[full..])
+        .zip(&gradient[full..]);
+    for (lane, ((&w, &a), &g)) in rest.enumerate() {
+        add(lane, w, a, g);
+    }
+    (reduce(g_lanes), reduce(w_lanes), reduce(d_lanes))
+}
+
+/// The lanes' sum in f64, pairwise: lane `i` and lane `i + 16`, then `i` and `i + 8`, and so on.
+#[inline(always)]
+fn reduce(lanes: [f32; F32_LANES]) -> f64 {
+    let mut wide = lanes.map(f64::from);
+    let mut width = F32_LANES;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            wide[i] += wide[i + width];
+        }
+    }
+    wide[0]
 }
 
 /// What one kernel's update shows: `‖g‖₂` of its raw gradient, `‖W‖₂` before the update,
@@ -840,11 +890,12 @@ fn kernel_update(
                 &mut variable.gradient,
                 #[inline(always)]
                 |before, after, g| {
+                    let (g_squares, w_squares, d_squares) = block_stats(before, after, g);
                     if !clips {
-                        gradient_squares += block_sum(g, g, |x, _| x * x);
+                        gradient_squares += g_squares;
                     }
-                    weight_squares += block_sum(before, before, |x, _| x * x);
-                    moved_squares += block_sum(after, before, |x, y| (x - y) * (x - y));
+                    weight_squares += w_squares;
+                    moved_squares += d_squares;
                     finite &= all_finite(after);
                 },
             );
