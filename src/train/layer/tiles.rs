@@ -209,8 +209,9 @@ fn full_strip<S: Simd, const R: usize, const NB: usize, const COLUMNS: bool>(
         edge_from: ops.k,
         edge: &[],
     };
+    // At least one pass, so that an empty summation still writes `init`.
     let mut k0 = 0;
-    while k0 < ops.k {
+    loop {
         let span = k0..ops.k.min(k0 + K_BLOCK);
         for_each_tile!(
             ops.m,
@@ -219,6 +220,9 @@ fn full_strip<S: Simd, const R: usize, const NB: usize, const COLUMNS: bool>(
             full_tile::<S, _, NB, COLUMNS>(simd, a, ops, c, m0, n0, start, rows, span.clone())
         );
         k0 = span.end;
+        if k0 >= ops.k {
+            break;
+        }
     }
 }
 
@@ -461,6 +465,7 @@ mod tests {
             (9, 130, 10),
             (1, 1, 1),
             (17, 4, 16),
+            (5, 0, 20),
         ];
         for (m, k, n) in shapes {
             let a = irregular(m * k, 0.3);
