@@ -811,16 +811,9 @@ fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
 /// order: `(Σ g², Σ before², Σ (after − before)²)`.
 #[inline(always)]
 fn block_stats(before: &[f32], after: &[f32], gradient: &[f32]) -> (f64, f64, f64) {
-    let (mut g_lanes, mut w_lanes, mut d_lanes) = (
-        [0.0f32; F32_LANES],
-        [0.0f32; F32_LANES],
-        [0.0f32; F32_LANES],
-    );
-    let mut add = |lane: usize, w: f32, a: f32, g: f32| {
-        g_lanes[lane] += g * g;
-        w_lanes[lane] += w * w;
-        d_lanes[lane] += (a - w) * (a - w);
-    };
+    let mut g_lanes = [0.0f32; F32_LANES];
+    let mut w_lanes = [0.0f32; F32_LANES];
+    let mut d_lanes = [0.0f32; F32_LANES];
     let full = before.len() / F32_LANES * F32_LANES;
     let chunks = before[..full]
         .chunks_exact(F32_LANES)
@@ -828,7 +821,9 @@ fn block_stats(before: &[f32], after: &[f32], gradient: &[f32]) -> (f64, f64, f6
         .zip(gradient[..full].chunks_exact(F32_LANES));
     for ((w, a), g) in chunks {
         for lane in 0..F32_LANES {
-            add(lane, w[lane], a[lane], g[lane]);
+            g_lanes[lane] += g[lane] * g[lane];
+            w_lanes[lane] += w[lane] * w[lane];
+            d_lanes[lane] += (a[lane] - w[lane]) * (a[lane] - w[lane]);
         }
     }
     let rest = before[full..]
@@ -836,7 +831,9 @@ fn block_stats(before: &[f32], after: &[f32], gradient: &[f32]) -> (f64, f64, f6
         .zip(&after[full..])
         .zip(&gradient[full..]);
     for (lane, ((&w, &a), &g)) in rest.enumerate() {
-        add(lane, w, a, g);
+        g_lanes[lane] += g * g;
+        w_lanes[lane] += w * w;
+        d_lanes[lane] += (a - w) * (a - w);
     }
     (reduce(g_lanes), reduce(w_lanes), reduce(d_lanes))
 }
