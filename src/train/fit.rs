@@ -1242,9 +1242,8 @@ fn restore(
 #[cfg(test)]
 mod statistics_tests {
     use super::*;
-    use crate::train::regularizer::Regularizer;
-
     use crate::train::optim::{Clip, OptimizerConfig, OptimizerKind};
+    use crate::train::regularizer::Regularizer;
 
     fn kernel(values: Vec<f32>, gradient: Vec<f32>) -> Variable {
         Variable {

@@ -46,22 +46,29 @@ pub fn panel_product(
     };
     let product = Product {
         a,
-        b: &b[..k * n],
-        init: init.map(|init| &init[..n]),
         c: &mut c[..m * n],
-        m,
-        n,
-        k,
+        ops: Operands {
+            b: &b[..k * n],
+            init: init.map(|init| &init[..n]),
+            m,
+            n,
+            k,
+        },
     };
     crate::train::simd::vectorize(product);
 }
 
-/// One product's operands, run by [`WithSimd::with_simd`] on the best instruction set.
+/// One product, run by [`WithSimd::with_simd`] on the best instruction set.
 struct Product<'a> {
     a: Lhs<'a>,
+    c: &'a mut [f32],
+    ops: Operands<'a>,
+}
+
+/// The operands of one product besides `a` and `c`.
+struct Operands<'a> {
     b: &'a [f32],
     init: Option<&'a [f32]>,
-    c: &'a mut [f32],
     m: usize,
     n: usize,
     k: usize,
@@ -84,44 +91,28 @@ impl WithSimd for Product<'_> {
 }
 
 /// Every column strip of tiles, left to right: `NB` vectors at a time, then single vectors,
-/// then the columns left over (fewer than a vector) from a zero-padded copy of `b`'s columns.
+/// then the columns left over (fewer than a vector) in one partly used vector.
 #[inline(always)]
 fn strips<S: Simd, const R: usize, const NB: usize, const COLUMNS: bool>(simd: S, p: Product<'_>) {
     let a = match p.a {
         Lhs::Rows(a) | Lhs::Columns(a) => a,
     };
-    let ops = Operands {
-        b: p.b,
-        init: p.init,
-        m: p.m,
-        n: p.n,
-        k: p.k,
-    };
-    let c = p.c;
+    let (ops, c) = (&p.ops, p.c);
     let lanes = S::F32_LANES;
     let mut n0 = 0;
     while n0 + NB * lanes <= ops.n {
-        full_strip::<S, R, NB, COLUMNS>(simd, a, &ops, c, n0);
+        full_strip::<S, R, NB, COLUMNS>(simd, a, ops, c, n0);
         n0 += NB * lanes;
     }
     if NB > 1 {
         while n0 + lanes <= ops.n {
-            full_strip::<S, R, 1, COLUMNS>(simd, a, &ops, c, n0);
+            full_strip::<S, R, 1, COLUMNS>(simd, a, ops, c, n0);
             n0 += lanes;
         }
     }
     if n0 < ops.n {
-        narrow_strip::<S, R, COLUMNS>(simd, a, &ops, c, n0);
+        narrow_strip::<S, R, COLUMNS>(simd, a, ops, c, n0);
     }
-}
-
-/// The operands of one product besides `a` and `c`.
-struct Operands<'a> {
-    b: &'a [f32],
-    init: Option<&'a [f32]>,
-    m: usize,
-    n: usize,
-    k: usize,
 }
 
 /// Runs `$tile::<S, height, …>(…, m0, …)` for every tile of a strip, top to bottom: tiles of
@@ -445,12 +436,8 @@ mod tests {
             let mut c = vec![f32::NAN; m * n];
             let product = Product {
                 a,
-                b,
-                init,
                 c: &mut c,
-                m,
-                n,
-                k,
+                ops: Operands { b, init, m, n, k },
             };
             simd.vectorize(product);
             c.iter().map(|x| x.to_bits()).collect()
@@ -461,6 +448,7 @@ mod tests {
             (7, 33, 32),
             (6, 5, 3),
             (15, 300, 3),
+            (9, 300, 40),
             (23, 7, 50),
             (9, 130, 10),
             (1, 1, 1),

@@ -37,7 +37,7 @@ impl Adagrad {
         gradient: &[f32],
     ) {
         let epsilon = self.epsilon;
-        let accumulator = &mut self.accumulator.buffers[index][range.clone()];
+        let accumulator = &mut self.accumulator.buffers[index][range];
         for ((w, a), &g) in weights.iter_mut().zip(accumulator.iter_mut()).zip(gradient) {
             *a += g * g;
             *w -= (learning_rate * g) / (*a + epsilon).sqrt();

@@ -86,7 +86,7 @@ impl Adam {
         let v_max = self
             .v_max
             .as_mut()
-            .map(|slot| &mut slot.buffers[index][range.clone()][..n]);
+            .map(|slot| &mut slot.buffers[index][range][..n]);
         // Sixteen lanes wide with AVX-512, eight with AVX2 (`crate::train::simd`); same results.
         crate::train::simd::dispatch(
             #[inline(always)]

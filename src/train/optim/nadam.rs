@@ -76,7 +76,7 @@ impl Nadam {
         let one_minus_beta_2_power = 1.0 - self.beta_2_power;
         let epsilon = self.epsilon;
         let m = &mut self.m.buffers[index][range.clone()];
-        let v = &mut self.v.buffers[index][range.clone()];
+        let v = &mut self.v.buffers[index][range];
         for (((w, m), v), &g) in weights
             .iter_mut()
             .zip(m.iter_mut())

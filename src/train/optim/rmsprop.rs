@@ -68,7 +68,7 @@ impl Rmsprop {
             None => &mut [],
         };
         let momentum_buffer = match &mut self.momentum_buffer {
-            Some(slot) => &mut slot.buffers[index][range.clone()],
+            Some(slot) => &mut slot.buffers[index][range],
             None => &mut [],
         };
         for (i, ((w, v), &g)) in weights

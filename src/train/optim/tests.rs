@@ -279,8 +279,9 @@ fn updating_in_blocks_matches_updating_whole_variables_bit_for_bit() {
             whole.begin_step(LEARNING_RATES[step % 3], squared);
             blocked.begin_step(LEARNING_RATES[step % 3], squared);
             for index in 0..sizes.len() {
+                let start = w_blocked[index].clone();
                 whole.update(index, &mut w_whole[index], &mut g_whole[index]);
-                let mut seen = Vec::new();
+                let (mut befores, mut afters, mut seen_gradients) = (vec![], vec![], vec![]);
                 blocked.update_in_blocks::<BLOCK>(
                     index,
                     &mut w_blocked[index],
@@ -288,10 +289,14 @@ fn updating_in_blocks_matches_updating_whole_variables_bit_for_bit() {
                     |before, after, g| {
                         assert!(before.len() == after.len() && g.len() == after.len());
                         assert!(after.len() <= BLOCK);
-                        seen.extend_from_slice(before);
+                        befores.extend_from_slice(before);
+                        afters.extend_from_slice(after);
+                        seen_gradients.extend_from_slice(g);
                     },
                 );
-                assert_eq!(seen.len(), sizes[index], "{name}");
+                assert_eq!(befores, start, "{name}: blocks before their update");
+                assert_eq!(afters, w_whole[index], "{name}: blocks after their update");
+                assert_eq!(seen_gradients, g_whole[index], "{name}: clipped gradient");
             }
             whole.end_step();
             blocked.end_step();
