@@ -767,17 +767,18 @@ fn norm(values: &[f32]) -> f64 {
     lanes.iter().sum::<f64>().sqrt()
 }
 
-/// Per-step statistics sum in f32 over blocks of [`BLOCK`] values in [`F32_LANES`]
-/// independent lanes (two AVX-512 registers, four AVX2 ones), then add each block's lanes in
-/// f64 pairwise ([`reduce`]): the f32 loop runs at twice the f64 width, each f32 lane sums only
-/// `BLOCK / F32_LANES` terms, and no sum waits on a long chain of dependent additions (the
-/// latency of such chains was most of the statistics' cost on small kernels). The order is
-/// fixed, so a run replays bit for bit.
-const F32_LANES: usize = 32;
+use super::optim::watch::LANES as F32_LANES;
+
+/// Per-step statistics sum in f32 over blocks of `BLOCK` values in [`F32_LANES`]
+/// independent lanes (two AVX-512 registers, four AVX2 ones; `optim::watch`), then add each
+/// block's lanes in f64 pairwise ([`reduce`]): the f32 loop runs at twice the f64 width, each
+/// f32 lane sums only `BLOCK / F32_LANES` terms, and no sum waits on a long chain of dependent
+/// additions (the latency of such chains was most of the statistics' cost on small kernels).
+/// The order is fixed, so a run replays bit for bit.
 const BLOCK: usize = 512;
 
 /// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`]: the order
-/// the one-pass statistics below follow, written out plainly for their tests.
+/// the statistics taken inside the update follow, written out plainly for their tests.
 #[cfg(test)]
 fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     a.chunks(BLOCK)
@@ -805,37 +806,6 @@ fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
         *lane += f(x, y);
     }
     reduce(lanes)
-}
-
-/// The three sums of one block of a kernel's update in one pass, each in [`block_sum`]'s
-/// order: `(Σ g², Σ before², Σ (after − before)²)`.
-#[inline(always)]
-fn block_stats(before: &[f32], after: &[f32], gradient: &[f32]) -> (f64, f64, f64) {
-    let mut g_lanes = [0.0f32; F32_LANES];
-    let mut w_lanes = [0.0f32; F32_LANES];
-    let mut d_lanes = [0.0f32; F32_LANES];
-    let full = before.len() / F32_LANES * F32_LANES;
-    let chunks = before[..full]
-        .chunks_exact(F32_LANES)
-        .zip(after[..full].chunks_exact(F32_LANES))
-        .zip(gradient[..full].chunks_exact(F32_LANES));
-    for ((w, a), g) in chunks {
-        for lane in 0..F32_LANES {
-            g_lanes[lane] += g[lane] * g[lane];
-            w_lanes[lane] += w[lane] * w[lane];
-            d_lanes[lane] += (a[lane] - w[lane]) * (a[lane] - w[lane]);
-        }
-    }
-    let rest = before[full..]
-        .iter()
-        .zip(&after[full..])
-        .zip(&gradient[full..]);
-    for (lane, ((&w, &a), &g)) in rest.enumerate() {
-        g_lanes[lane] += g * g;
-        w_lanes[lane] += w * w;
-        d_lanes[lane] += (a - w) * (a - w);
-    }
-    (reduce(g_lanes), reduce(w_lanes), reduce(d_lanes))
 }
 
 /// The lanes' sum in f64, pairwise: lane `i` and lane `i + 16`, then `i` and `i + 8`, and so on.
@@ -886,14 +856,13 @@ fn kernel_update(
                 &mut variable.values,
                 &mut variable.gradient,
                 #[inline(always)]
-                |before, after, g| {
-                    let (g_squares, w_squares, d_squares) = block_stats(before, after, g);
+                |sums| {
                     if !clips {
-                        gradient_squares += g_squares;
+                        gradient_squares += reduce(sums.gradient);
                     }
-                    weight_squares += w_squares;
-                    moved_squares += d_squares;
-                    finite &= all_finite(after);
+                    weight_squares += reduce(sums.before);
+                    moved_squares += reduce(sums.moved);
+                    finite &= sums.all_finite();
                 },
             );
             KernelStats {

@@ -15,6 +15,7 @@
 
 use std::ops::Range;
 
+use super::watch::{BlockSums, Elementwise, step_watched};
 use super::{Slot, python_float};
 
 /// Adam state: first and second moments per variable, and `v_max` for AMSGrad.
@@ -117,6 +118,31 @@ impl Adam {
         );
     }
 
+    /// [`Adam::update`] without AMSGrad through [`step_watched`], returning the block's sums;
+    /// `None` with AMSGrad, which it leaves to [`Adam::update`].
+    #[inline(always)]
+    pub fn update_watched(
+        &mut self,
+        index: usize,
+        range: Range<usize>,
+        learning_rate: f32,
+        weights: &mut [f32],
+        gradient: &[f32],
+    ) -> Option<BlockSums> {
+        if self.v_max.is_some() {
+            return None;
+        }
+        let step = AdamStep {
+            one_minus_beta_1: self.one_minus_beta_1,
+            one_minus_beta_2: self.one_minus_beta_2,
+            alpha: learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power),
+            epsilon: self.epsilon,
+        };
+        let m = &mut self.m.buffers[index][range.clone()];
+        let v = &mut self.v.buffers[index][range];
+        Some(step_watched(step, weights, gradient, [m, v]))
+    }
+
     pub(super) fn slots(&self) -> Vec<&Slot> {
         [&self.m, &self.v]
             .into_iter()
@@ -129,5 +155,39 @@ impl Adam {
             .into_iter()
             .chain(self.v_max.as_mut())
             .collect()
+    }
+}
+
+/// Adam's step on one vector, the operations of [`Adam::update`]'s loop in its order.
+#[derive(Clone, Copy)]
+struct AdamStep {
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
+    alpha: f32,
+    epsilon: f32,
+}
+
+impl Elementwise<2> for AdamStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [m, v]: &mut [S::f32s; 2],
+    ) -> S::f32s {
+        let splat = |x: f32| simd.splat_f32s(x);
+        *m = simd.add_f32s(
+            *m,
+            simd.mul_f32s(simd.sub_f32s(g, *m), splat(self.one_minus_beta_1)),
+        );
+        let g_squared = simd.mul_f32s(g, g);
+        *v = simd.add_f32s(
+            *v,
+            simd.mul_f32s(simd.sub_f32s(g_squared, *v), splat(self.one_minus_beta_2)),
+        );
+        let numerator = simd.mul_f32s(*m, splat(self.alpha));
+        let denominator = simd.add_f32s(simd.sqrt_f32s(*v), splat(self.epsilon));
+        simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
     }
 }

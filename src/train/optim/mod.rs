@@ -22,6 +22,7 @@ pub mod clip;
 pub mod nadam;
 pub mod rmsprop;
 pub mod sgd;
+pub mod watch;
 
 use std::fmt::Write as _;
 
@@ -31,6 +32,7 @@ use adam::Adam;
 use nadam::Nadam;
 use rmsprop::Rmsprop;
 use sgd::Sgd;
+pub use watch::BlockSums;
 
 /// Which update rule, with its hyperparameters (Keras defaults are filled in by the caller).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -224,11 +226,13 @@ impl Optimizer {
     }
 
     /// [`Optimizer::update`] of variable `index`, run block by block over `BLOCK` values at a
-    /// time after the whole gradient is clipped, calling `observe(before, after, gradient)`
-    /// with each block's weights before and after their update and its clipped gradient while
-    /// they are still in the L1 cache. The weights come out bit for bit as from
-    /// [`Optimizer::update`]: every rule is elementwise once the gradient is clipped. Inlined,
-    /// so that `observe` is compiled into its caller's instruction set
+    /// time after the whole gradient is clipped, calling `observe` with each block's
+    /// [`BlockSums`] of its clipped gradient and its weights before and after the update. The
+    /// weights come out bit for bit as from [`Optimizer::update`]: every rule is elementwise
+    /// once the gradient is clipped. Adam (without AMSGrad) and SGD take the sums inside their
+    /// own loop; the other rules, and any rule with weight decay, are observed after each
+    /// block's step while it is in the L1 cache; the sums are the same bits either way.
+    /// Inlined, so that the loops are compiled into the caller's instruction set
     /// (`crate::train::simd::dispatch`).
     ///
     /// # Panics
@@ -239,20 +243,33 @@ impl Optimizer {
         index: usize,
         weights: &mut [f32],
         gradient: &mut [f32],
-        mut observe: impl FnMut(&[f32], &[f32], &[f32]),
+        mut observe: impl FnMut(&BlockSums),
     ) {
         self.check_sizes(index, weights, gradient);
         self.clip(gradient);
+        let learning_rate = self.learning_rate;
         let mut saved = [0.0f32; BLOCK];
         for (block, (w, g)) in weights
             .chunks_mut(BLOCK)
             .zip(gradient.chunks(BLOCK))
             .enumerate()
         {
-            let before = &mut saved[..w.len()];
-            before.copy_from_slice(w);
-            self.step(index, block * BLOCK, w, g);
-            observe(before, w, g);
+            let range = block * BLOCK..block * BLOCK + w.len();
+            let watched = match &mut self.rule {
+                _ if self.weight_decay.is_some() => None,
+                Rule::Adam(rule) => rule.update_watched(index, range, learning_rate, w, g),
+                Rule::Sgd(rule) => Some(rule.update_watched(index, range, learning_rate, w, g)),
+                Rule::Rmsprop(_) | Rule::Adagrad(_) | Rule::Nadam(_) => None,
+            };
+            let sums = watched.unwrap_or_else(|| {
+                let before = &mut saved[..w.len()];
+                before.copy_from_slice(w);
+                self.step(index, block * BLOCK, w, g);
+                let mut sums = BlockSums::ZERO;
+                sums.see_all(before, w, g);
+                sums
+            });
+            observe(&sums);
         }
     }
 

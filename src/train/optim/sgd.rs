@@ -13,6 +13,7 @@
 use std::ops::Range;
 
 use super::Slot;
+use super::watch::{BlockSums, Elementwise, step_watched};
 
 /// SGD state: the velocity per variable when momentum is on.
 #[derive(Debug, Clone)]
@@ -71,11 +72,68 @@ impl Sgd {
         );
     }
 
+    /// [`Sgd::update`] through [`step_watched`], returning the block's sums.
+    #[inline(always)]
+    pub fn update_watched(
+        &mut self,
+        index: usize,
+        range: Range<usize>,
+        learning_rate: f32,
+        weights: &mut [f32],
+        gradient: &[f32],
+    ) -> BlockSums {
+        let step = SgdStep {
+            momentum: self.momentum,
+            learning_rate,
+            nesterov: self.nesterov,
+        };
+        match self.velocity.as_mut() {
+            None => step_watched(step, weights, gradient, []),
+            Some(slot) => step_watched(step, weights, gradient, [&mut slot.buffers[index][range]]),
+        }
+    }
+
     pub(super) fn slots(&self) -> Vec<&Slot> {
         self.velocity.iter().collect()
     }
 
     pub(super) fn slots_mut(&mut self) -> Vec<&mut Slot> {
         self.velocity.iter_mut().collect()
+    }
+}
+
+/// SGD's step on one vector, the operations of [`Sgd::update`]'s loops in their order:
+/// without a slot plain descent, with one the velocity (and Nesterov's look-ahead).
+#[derive(Clone, Copy)]
+struct SgdStep {
+    momentum: f32,
+    learning_rate: f32,
+    nesterov: bool,
+}
+
+impl Elementwise<0> for SgdStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(self, simd: S, w: S::f32s, g: S::f32s, _: &mut [S::f32s; 0]) -> S::f32s {
+        simd.sub_f32s(w, simd.mul_f32s(g, simd.splat_f32s(self.learning_rate)))
+    }
+}
+
+impl Elementwise<1> for SgdStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [v]: &mut [S::f32s; 1],
+    ) -> S::f32s {
+        let momentum = simd.splat_f32s(self.momentum);
+        let scaled = simd.mul_f32s(g, simd.splat_f32s(self.learning_rate));
+        *v = simd.sub_f32s(simd.mul_f32s(*v, momentum), scaled);
+        if self.nesterov {
+            simd.add_f32s(w, simd.sub_f32s(simd.mul_f32s(*v, momentum), scaled))
+        } else {
+            simd.add_f32s(w, *v)
+        }
     }
 }

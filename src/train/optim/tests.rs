@@ -3,6 +3,7 @@
 //! differences between the variants, and checkpoint round trips.
 
 use super::clip::squared_sum;
+use super::watch::LANES;
 use super::*;
 
 /// The three applies every reference case runs: variables of sizes [2, 1] (flattened here),
@@ -254,11 +255,13 @@ fn every_optimizer_matches_the_float32_reference_bit_for_bit_over_three_steps() 
 
 /// Block-by-block updates leave weights, gradients and every slot exactly as whole-variable
 /// ones, for every rule, with decay and each kind of clipping, over blocks that do not divide
-/// the variable; `observe` sees each block before and after its update.
+/// the variable and hold whole lane groups, a partial one, or less than one; `observe` gets
+/// each block's sums of its gradient and its weights before and after the update, the same
+/// bits whether the rule takes them inside its loop or they are taken after it.
 #[test]
 fn updating_in_blocks_matches_updating_whole_variables_bit_for_bit() {
-    const BLOCK: usize = 8;
-    let sizes = [37, 5];
+    const BLOCK: usize = 2 * LANES;
+    let sizes = [2 * BLOCK + LANES + 7, 5];
     let values = |salt: f32, len: usize| -> Vec<f32> {
         (0..len)
             .map(|i| ((i as f32 + salt) * 0.731).sin() * 1.3)
@@ -281,22 +284,35 @@ fn updating_in_blocks_matches_updating_whole_variables_bit_for_bit() {
             for index in 0..sizes.len() {
                 let start = w_blocked[index].clone();
                 whole.update(index, &mut w_whole[index], &mut g_whole[index]);
-                let (mut befores, mut afters, mut seen_gradients) = (vec![], vec![], vec![]);
+                let mut seen = vec![];
                 blocked.update_in_blocks::<BLOCK>(
                     index,
                     &mut w_blocked[index],
                     &mut g_blocked[index],
-                    |before, after, g| {
-                        assert!(before.len() == after.len() && g.len() == after.len());
-                        assert!(after.len() <= BLOCK);
-                        befores.extend_from_slice(before);
-                        afters.extend_from_slice(after);
-                        seen_gradients.extend_from_slice(g);
-                    },
+                    |sums| seen.push(*sums),
                 );
-                assert_eq!(befores, start, "{name}: blocks before their update");
-                assert_eq!(afters, w_whole[index], "{name}: blocks after their update");
-                assert_eq!(seen_gradients, g_whole[index], "{name}: clipped gradient");
+                let expected: Vec<BlockSums> = start
+                    .chunks(BLOCK)
+                    .zip(w_whole[index].chunks(BLOCK))
+                    .zip(g_whole[index].chunks(BLOCK))
+                    .map(|((before, after), g)| {
+                        let mut sums = BlockSums::ZERO;
+                        sums.see_all(before, after, g);
+                        sums
+                    })
+                    .collect();
+                let bits = |sums: &[BlockSums]| -> Vec<u32> {
+                    let lanes = sums
+                        .iter()
+                        .flat_map(|s| s.gradient.iter().chain(&s.before).chain(&s.moved));
+                    lanes.map(|x| x.to_bits()).collect()
+                };
+                assert_eq!(
+                    bits(&seen),
+                    bits(&expected),
+                    "{name}: block sums, step {step}"
+                );
+                assert!(seen.iter().all(BlockSums::all_finite), "{name}");
             }
             whole.end_step();
             blocked.end_step();

@@ -1,0 +1,215 @@
+//! The sums a kernel's update feeds the per-layer statistics (gradient norm, weight norm,
+//! update ratio) and the finiteness check, taken over one block of the variable in [`LANES`]
+//! independent `f32` lanes: value `j` of a block goes to lane `j % LANES`, in order.
+//!
+//! Rules written as an [`Elementwise`] step (Adam without AMSGrad, SGD) run through
+//! [`step_watched`], which adds each value to its lane as it writes it, in explicit vectors
+//! whose accumulators stay in registers: no extra pass, no copy of the weights before the
+//! update, and for Adam the sums fill the arithmetic units while the division and square root
+//! run. The other rules are observed after the step with [`BlockSums::see_all`]. Both add the
+//! same terms in the same order, so the sums are the same bits either way (tested).
+
+use pulp::{Simd, WithSimd};
+
+/// Lanes per sum: two AVX-512 registers, four AVX2 ones.
+pub const LANES: usize = 32;
+
+/// Per-lane sums over one block: `Σ g²`, `Σ before²`, `Σ (after − before)²`, and
+/// `Σ (after − after)`, which is zero while every new value is finite and NaN otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockSums {
+    pub gradient: [f32; LANES],
+    pub before: [f32; LANES],
+    pub moved: [f32; LANES],
+    finite: [f32; LANES],
+}
+
+impl BlockSums {
+    pub const ZERO: BlockSums = BlockSums {
+        gradient: [0.0; LANES],
+        before: [0.0; LANES],
+        moved: [0.0; LANES],
+        finite: [0.0; LANES],
+    };
+
+    /// Adds one value of the block: its gradient, and the weight before and after the step.
+    #[inline(always)]
+    #[allow(clippy::eq_op, reason = "`x − x` is 0 for finite x and NaN otherwise")]
+    pub fn see(&mut self, lane: usize, gradient: f32, before: f32, after: f32) {
+        self.gradient[lane] += gradient * gradient;
+        self.before[lane] += before * before;
+        let moved = after - before;
+        self.moved[lane] += moved * moved;
+        self.finite[lane] += after - after;
+    }
+
+    /// Adds a whole block (at most [`LANES`]·k values, any length) after its step.
+    #[inline(always)]
+    pub fn see_all(&mut self, before: &[f32], after: &[f32], gradient: &[f32]) {
+        let full = before.len() / LANES * LANES;
+        let chunks = before[..full]
+            .chunks_exact(LANES)
+            .zip(after[..full].chunks_exact(LANES))
+            .zip(gradient[..full].chunks_exact(LANES));
+        for ((b, a), g) in chunks {
+            for lane in 0..LANES {
+                self.see(lane, g[lane], b[lane], a[lane]);
+            }
+        }
+        let rest = before[full..]
+            .iter()
+            .zip(&after[full..])
+            .zip(&gradient[full..]);
+        for (lane, ((&b, &a), &g)) in rest.enumerate() {
+            self.see(lane, g, b, a);
+        }
+    }
+
+    /// True when every value written in the block is finite.
+    pub fn all_finite(&self) -> bool {
+        self.finite.iter().all(|&x| x == 0.0)
+    }
+}
+
+/// An elementwise update rule with `N` slots per value, written over vectors so that
+/// [`step_watched`] can run it in any instruction set's registers. It must use only exactly
+/// rounded operations (no fused multiply-add unless the rule's scalar form has one), so that
+/// every lane gets the bits of the rule's scalar loop.
+pub trait Elementwise<const N: usize>: Copy {
+    /// The new weight from the weight `w`, its gradient `g` and its slots, which it updates.
+    fn step<S: Simd>(self, simd: S, w: S::f32s, g: S::f32s, slots: &mut [S::f32s; N]) -> S::f32s;
+}
+
+/// Runs `rule` over one block of a variable (`weights`, `gradient` and each slot of the same
+/// length) and returns its [`BlockSums`], the same bits as the step followed by
+/// [`BlockSums::see_all`].
+#[inline(always)]
+pub fn step_watched<const N: usize, E: Elementwise<N>>(
+    rule: E,
+    weights: &mut [f32],
+    gradient: &[f32],
+    slots: [&mut [f32]; N],
+) -> BlockSums {
+    let n = weights.len();
+    assert!(gradient.len() == n && slots.iter().all(|s| s.len() == n));
+    crate::train::simd::vectorize(Watched {
+        rule,
+        weights,
+        gradient,
+        slots,
+    })
+}
+
+struct Watched<'a, const N: usize, E> {
+    rule: E,
+    weights: &'a mut [f32],
+    gradient: &'a [f32],
+    slots: [&'a mut [f32]; N],
+}
+
+/// One vector of `values` from `at`.
+#[inline(always)]
+fn load<S: Simd>(values: &[f32], at: usize) -> S::f32s {
+    S::as_simd_f32s(&values[at..at + S::F32_LANES]).0[0]
+}
+
+#[inline(always)]
+fn store<S: Simd>(values: &mut [f32], at: usize, vector: S::f32s) {
+    S::as_mut_simd_f32s(&mut values[at..at + S::F32_LANES]).0[0] = vector;
+}
+
+impl<const N: usize, E: Elementwise<N>> WithSimd for Watched<'_, N, E> {
+    type Output = BlockSums;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> BlockSums {
+        let Watched {
+            rule,
+            weights,
+            gradient,
+            mut slots,
+        } = self;
+        let width = S::F32_LANES;
+        // Vectors per lane group: lane `q·width + e` is element `e` of accumulator `q`.
+        let vectors = LANES / width;
+        let zero = simd.splat_f32s(0.0);
+        let mut squares = [zero; LANES];
+        let mut befores = [zero; LANES];
+        let mut moves = [zero; LANES];
+        let mut finite = [zero; LANES];
+        let n = weights.len();
+        let full = n / LANES * LANES;
+        for group in (0..full).step_by(LANES) {
+            for q in 0..vectors {
+                let at = group + q * width;
+                let g = load::<S>(gradient, at);
+                let before = load::<S>(weights, at);
+                let mut state: [S::f32s; N] = std::array::from_fn(|s| load::<S>(slots[s], at));
+                let after = rule.step(simd, before, g, &mut state);
+                for (slot, &value) in slots.iter_mut().zip(&state) {
+                    store::<S>(slot, at, value);
+                }
+                store::<S>(weights, at, after);
+                squares[q] = simd.add_f32s(squares[q], simd.mul_f32s(g, g));
+                befores[q] = simd.add_f32s(befores[q], simd.mul_f32s(before, before));
+                let moved = simd.sub_f32s(after, before);
+                moves[q] = simd.add_f32s(moves[q], simd.mul_f32s(moved, moved));
+                finite[q] = simd.add_f32s(finite[q], simd.sub_f32s(after, after));
+            }
+        }
+        let mut sums = BlockSums::ZERO;
+        for q in 0..vectors {
+            let at = q * width;
+            store::<S>(&mut sums.gradient, at, squares[q]);
+            store::<S>(&mut sums.before, at, befores[q]);
+            store::<S>(&mut sums.moved, at, moves[q]);
+            store::<S>(&mut sums.finite, at, finite[q]);
+        }
+        // The last partial lane group, one value at a time, lanes 0, 1, …
+        let scalar = pulp::Scalar::new();
+        for (lane, i) in (full..n).enumerate() {
+            let before = weights[i];
+            let mut state: [f32; N] = std::array::from_fn(|s| slots[s][i]);
+            let after = rule.step(scalar, before, gradient[i], &mut state);
+            for (slot, &value) in slots.iter_mut().zip(&state) {
+                slot[i] = value;
+            }
+            weights[i] = after;
+            sums.see(lane, gradient[i], before, after);
+        }
+        sums
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_lands_in_its_lane_and_an_overflowing_one_is_caught() {
+        let before = [1.0f32, 2.0, 3.0];
+        let after = [1.5f32, 2.0, 2.0];
+        let gradient = [0.5f32, -1.0, 2.0];
+        let mut sums = BlockSums::ZERO;
+        sums.see_all(&before, &after, &gradient);
+        assert_eq!(&sums.gradient[..4], &[0.25, 1.0, 4.0, 0.0]);
+        assert_eq!(&sums.before[..4], &[1.0, 4.0, 9.0, 0.0]);
+        assert_eq!(&sums.moved[..4], &[0.25, 0.0, 1.0, 0.0]);
+        assert!(sums.all_finite());
+        // Lane 0 again, 32 values on.
+        let long: Vec<f32> = (0..LANES + 1).map(|i| i as f32).collect();
+        let mut sums = BlockSums::ZERO;
+        sums.see_all(&long, &long, &long);
+        assert_eq!(sums.gradient[0], (LANES * LANES) as f32);
+        assert_eq!(sums.gradient[1], 1.0);
+        for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            let mut sums = BlockSums::ZERO;
+            sums.see(7, 0.0, 1.0, bad);
+            assert!(!sums.all_finite(), "{bad}");
+        }
+        // A huge but finite change is finite.
+        let mut sums = BlockSums::ZERO;
+        sums.see(0, 0.0, -f32::MAX, f32::MAX);
+        assert!(sums.all_finite());
+    }
+}
