@@ -402,7 +402,7 @@ const PRODUCT_SHAPES: &[(usize, usize, usize)] = &[
 ];
 
 /// `trainyard bench products`: each shape along the engine's kernel, faer on one thread and
-/// faer on two; per path the best of `reps` batches of at least 20 ms, as µs per product and
+/// faer on two (the engine's split: a block of output rows per thread); per path the best of `reps` batches of at least 20 ms, as µs per product and
 /// GFLOP/s. One JSON line per shape and path, then a table on stderr.
 pub fn products(reps: usize) {
     use crate::train::layer::product::{Path, product};

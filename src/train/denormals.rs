@@ -54,15 +54,20 @@ pub(crate) fn flushing() -> bool {
     control::read().is_some_and(|word| word & control::FLUSH == control::FLUSH)
 }
 
-/// Builds rayon's global pool, which faer shares large products out on, with flushing on in
-/// every worker, so a product gives the same bits on any number of threads. Called wherever
-/// `layer::product` hands faer more than one thread; later calls do nothing. Nothing else in the
-/// process uses rayon, so the pool cannot have been built already; if it somehow was, its
-/// threads keep their modes and the error is ignored.
+/// Builds rayon's global pool, which `layer::product` shares large products out on, with
+/// flushing on in every worker, so a product gives the same bits on any number of threads.
+/// Called wherever a product is shared out; later calls do nothing. The thread that shares a
+/// product out computes one block itself, so the pool has one worker fewer than the machine
+/// has cores: one more would only spin beside the training thread between products and take
+/// its core (on two Zen 4 cores that cost W4 200–300 µs a step outside the products). Nothing
+/// else in the process uses rayon, so the pool cannot have been built already; if it somehow
+/// was, its threads keep their modes and the error is ignored.
 pub fn init_pool() {
     static POOL: std::sync::Once = std::sync::Once::new();
     POOL.call_once(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads((cores - 1).max(1))
             .thread_name(|i| format!("trainyard-product-{i}"))
             .start_handler(|_| std::mem::forget(Flush::new()))
             .build_global();
