@@ -129,6 +129,18 @@ impl Adam {
         weights: &mut [f32],
         gradient: &[f32],
     ) -> Option<BlockSums> {
+        let (step, [m, v]) = self.elementwise(index, learning_rate)?;
+        let slots = [&mut m[range.clone()], &mut v[range]];
+        Some(step_watched(step, weights, gradient, slots))
+    }
+
+    /// This apply's step on variable `index` and its two slots, `m` and `v`; `None` with
+    /// AMSGrad, whose maximum is not written as an [`Elementwise`] step.
+    pub(super) fn elementwise(
+        &mut self,
+        index: usize,
+        learning_rate: f32,
+    ) -> Option<(AdamStep, [&mut [f32]; 2])> {
         if self.v_max.is_some() {
             return None;
         }
@@ -138,9 +150,9 @@ impl Adam {
             alpha: learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power),
             epsilon: self.epsilon,
         };
-        let m = &mut self.m.buffers[index][range.clone()];
-        let v = &mut self.v.buffers[index][range];
-        Some(step_watched(step, weights, gradient, [m, v]))
+        let m = self.m.buffers[index].as_mut_slice();
+        let v = self.v.buffers[index].as_mut_slice();
+        Some((step, [m, v]))
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
@@ -160,7 +172,7 @@ impl Adam {
 
 /// Adam's step on one vector, the operations of [`Adam::update`]'s loop in its order.
 #[derive(Clone, Copy)]
-struct AdamStep {
+pub(super) struct AdamStep {
     one_minus_beta_1: f32,
     one_minus_beta_2: f32,
     alpha: f32,

@@ -273,6 +273,63 @@ impl Optimizer {
         }
     }
 
+    /// [`Optimizer::update_in_blocks`] of variable `index` shared out on rayon's pool in
+    /// `parts` runs of whole blocks ([`watch::step_in_parts`]), with block `b`'s sums written
+    /// to `sums[b]` (one entry per block) instead of handed to an observer: the same weights,
+    /// slots and sums, bit for bit. Only for rules written as an [`watch::Elementwise`] step
+    /// (Adam without AMSGrad, SGD) and without weight decay; for the others it does nothing
+    /// and returns false.
+    ///
+    /// # Panics
+    /// As [`Optimizer::update`], or if `sums` does not hold one entry per block.
+    pub fn update_in_parts<const BLOCK: usize>(
+        &mut self,
+        index: usize,
+        weights: &mut [f32],
+        gradient: &mut [f32],
+        parts: usize,
+        sums: &mut [BlockSums],
+    ) -> bool {
+        if self.weight_decay.is_some() {
+            return false;
+        }
+        self.check_sizes(index, weights, gradient);
+        let (clip, global_scale, learning_rate) =
+            (self.clip, self.global_scale, self.learning_rate);
+        match &mut self.rule {
+            Rule::Adam(rule) => {
+                let Some((step, slots)) = rule.elementwise(index, learning_rate) else {
+                    return false;
+                };
+                clip.apply(gradient, global_scale);
+                watch::step_in_parts::<BLOCK, 2, _>(step, weights, gradient, slots, parts, sums);
+            }
+            Rule::Sgd(rule) => {
+                clip.apply(gradient, global_scale);
+                match rule.elementwise(index, learning_rate) {
+                    (step, None) => watch::step_in_parts::<BLOCK, 0, _>(
+                        step,
+                        weights,
+                        gradient,
+                        [],
+                        parts,
+                        sums,
+                    ),
+                    (step, Some(velocity)) => watch::step_in_parts::<BLOCK, 1, _>(
+                        step,
+                        weights,
+                        gradient,
+                        [velocity],
+                        parts,
+                        sums,
+                    ),
+                }
+            }
+            Rule::Rmsprop(_) | Rule::Adagrad(_) | Rule::Nadam(_) => return false,
+        }
+        true
+    }
+
     /// True when gradients are clipped, so that [`Optimizer::update`] changes them.
     pub fn clips(&self) -> bool {
         !matches!(self.clip, ActiveClip::None)
@@ -289,12 +346,7 @@ impl Optimizer {
     }
 
     fn clip(&self, gradient: &mut [f32]) {
-        match self.clip {
-            ActiveClip::None => {}
-            ActiveClip::Norm(clip_norm) => clip::clip_by_norm(gradient, clip_norm),
-            ActiveClip::GlobalNorm { .. } => clip::scale(gradient, self.global_scale),
-            ActiveClip::Value(clip_value) => clip::clip_by_value(gradient, clip_value),
-        }
+        self.clip.apply(gradient, self.global_scale);
     }
 
     /// Decay and the rule on the values `offset..offset + weights.len()` of variable `index`,
@@ -518,6 +570,18 @@ impl From<Clip> for ActiveClip {
             },
             Clip::Value(c) if c > 0.0 => ActiveClip::Value(c),
             Clip::None | Clip::Norm(_) | Clip::GlobalNorm(_) | Clip::Value(_) => ActiveClip::None,
+        }
+    }
+}
+
+impl ActiveClip {
+    /// Clips `gradient` in place; `global_scale` is the apply's global-norm factor.
+    fn apply(self, gradient: &mut [f32], global_scale: f32) {
+        match self {
+            ActiveClip::None => {}
+            ActiveClip::Norm(clip_norm) => clip::clip_by_norm(gradient, clip_norm),
+            ActiveClip::GlobalNorm { .. } => clip::scale(gradient, global_scale),
+            ActiveClip::Value(clip_value) => clip::clip_by_value(gradient, clip_value),
         }
     }
 }

@@ -82,15 +82,28 @@ impl Sgd {
         weights: &mut [f32],
         gradient: &[f32],
     ) -> BlockSums {
+        match self.elementwise(index, learning_rate) {
+            (step, None) => step_watched(step, weights, gradient, []),
+            (step, Some(velocity)) => step_watched(step, weights, gradient, [&mut velocity[range]]),
+        }
+    }
+
+    /// This apply's step on variable `index` and its velocity, when momentum is on.
+    pub(super) fn elementwise(
+        &mut self,
+        index: usize,
+        learning_rate: f32,
+    ) -> (SgdStep, Option<&mut [f32]>) {
         let step = SgdStep {
             momentum: self.momentum,
             learning_rate,
             nesterov: self.nesterov,
         };
-        match self.velocity.as_mut() {
-            None => step_watched(step, weights, gradient, []),
-            Some(slot) => step_watched(step, weights, gradient, [&mut slot.buffers[index][range]]),
-        }
+        let velocity = self
+            .velocity
+            .as_mut()
+            .map(|slot| slot.buffers[index].as_mut_slice());
+        (step, velocity)
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
@@ -105,7 +118,7 @@ impl Sgd {
 /// SGD's step on one vector, the operations of [`Sgd::update`]'s loops in their order:
 /// without a slot plain descent, with one the velocity (and Nesterov's look-ahead).
 #[derive(Clone, Copy)]
-struct SgdStep {
+pub(super) struct SgdStep {
     momentum: f32,
     learning_rate: f32,
     nesterov: bool,

@@ -334,6 +334,66 @@ fn updating_in_blocks_matches_updating_whole_variables_bit_for_bit() {
     }
 }
 
+/// Updating in parts on several threads leaves weights, gradients, slots and every block's
+/// sums exactly as updating block by block on one, for the rules that can; the others
+/// decline and change nothing.
+#[test]
+fn updating_in_parts_matches_updating_in_blocks_bit_for_bit() {
+    const BLOCK: usize = 2 * LANES;
+    let size = 7 * BLOCK + LANES + 5;
+    let values = |salt: f32| -> Vec<f32> {
+        (0..size)
+            .map(|i| ((i as f32 + salt) * 0.377).cos() * 0.9)
+            .collect()
+    };
+    for (name, _) in EXPECTED {
+        let config = reference_case(name);
+        let sharable = !name.contains("amsgrad")
+            && config.weight_decay.is_none()
+            && matches!(
+                config.kind,
+                OptimizerKind::Sgd { .. } | OptimizerKind::Adam { .. }
+            );
+        for parts in [2, 3, 8, 20] {
+            let (mut blocked, mut shared) = (config.build(&[size]), config.build(&[size]));
+            let (mut w_blocked, mut w_shared) = (values(0.25), values(0.25));
+            for (step, learning_rate) in LEARNING_RATES.into_iter().enumerate() {
+                let gradient = values(step as f32 * 1.7 + 2.0);
+                let squared = squared_sum(&gradient);
+                let (mut g_blocked, mut g_shared) = (gradient.clone(), gradient);
+                blocked.begin_step(learning_rate, squared);
+                shared.begin_step(learning_rate, squared);
+                let mut want = vec![];
+                blocked.update_in_blocks::<BLOCK>(0, &mut w_blocked, &mut g_blocked, |sums| {
+                    want.push(*sums)
+                });
+                let mut got = vec![BlockSums::ZERO; size.div_ceil(BLOCK)];
+                let before = (w_shared.clone(), g_shared.clone(), shared.state());
+                let took = shared.update_in_parts::<BLOCK>(
+                    0,
+                    &mut w_shared,
+                    &mut g_shared,
+                    parts,
+                    &mut got,
+                );
+                assert_eq!(took, sharable, "{name}");
+                if !took {
+                    assert!(before == (w_shared.clone(), g_shared.clone(), shared.state()));
+                    shared.update_in_blocks::<BLOCK>(0, &mut w_shared, &mut g_shared, |_| {});
+                    got = want.clone();
+                }
+                blocked.end_step();
+                shared.end_step();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&w_blocked), bits(&w_shared), "{name}, {parts} parts");
+                assert_eq!(bits(&g_blocked), bits(&g_shared), "{name}, {parts} parts");
+                assert_eq!(blocked.state(), shared.state(), "{name}, {parts} parts");
+                assert!(got == want, "{name}, {parts} parts: block sums");
+            }
+        }
+    }
+}
+
 // Keras-run golden values, NUMERICS.md §9 (Keras 3.15.1, TensorFlow-CPU 2.21 and JAX 0.10.2).
 
 #[test]

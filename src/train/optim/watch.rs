@@ -100,6 +100,72 @@ pub fn step_watched<const N: usize, E: Elementwise<N>>(
     })
 }
 
+/// [`step_watched`] over every `BLOCK`-value block of a whole variable, shared out on rayon's
+/// pool: the blocks are cut into `parts` runs, the calling thread stepping the first and the
+/// pool the others, and block `b`'s sums land in `sums[b]`. Every block is stepped and summed
+/// exactly as on one thread, so the weights, slots and sums are the same bits.
+///
+/// # Panics
+/// If the slices' lengths differ or `sums` does not hold one entry per block.
+pub fn step_in_parts<const BLOCK: usize, const N: usize, E: Elementwise<N> + Sync>(
+    rule: E,
+    weights: &mut [f32],
+    gradient: &[f32],
+    slots: [&mut [f32]; N],
+    parts: usize,
+    sums: &mut [BlockSums],
+) {
+    let n = weights.len();
+    assert!(gradient.len() == n && slots.iter().all(|s| s.len() == n));
+    assert_eq!(sums.len(), n.div_ceil(BLOCK));
+    let part = n.div_ceil(BLOCK).div_ceil(parts.max(1)).max(1) * BLOCK;
+    let run = |mut weights: &mut [f32],
+               gradient: &[f32],
+               mut slots: [&mut [f32]; N],
+               sums: &mut [BlockSums]| {
+        for (sums, gradient) in sums.iter_mut().zip(gradient.chunks(BLOCK)) {
+            let len = gradient.len();
+            let (block, rest) = std::mem::take(&mut weights).split_at_mut(len);
+            weights = rest;
+            *sums = step_watched(rule, block, gradient, split_heads(&mut slots, len));
+        }
+    };
+    let run = &run;
+    crate::train::denormals::init_pool();
+    rayon::in_place_scope(|scope| {
+        let (mut weights, mut gradient, mut slots, mut sums) = (weights, gradient, slots, sums);
+        let mut first = None;
+        while !weights.is_empty() {
+            let len = part.min(weights.len());
+            let (w, w_rest) = std::mem::take(&mut weights).split_at_mut(len);
+            let (g, g_rest) = gradient.split_at(len);
+            let (s, s_rest) = std::mem::take(&mut sums).split_at_mut(len.div_ceil(BLOCK));
+            let state = split_heads(&mut slots, len);
+            (weights, gradient, sums) = (w_rest, g_rest, s_rest);
+            if first.is_none() {
+                first = Some((w, g, state, s));
+            } else {
+                scope.spawn(move |_| run(w, g, state, s));
+            }
+        }
+        if let Some((w, g, state, s)) = first {
+            run(w, g, state, s);
+        }
+    });
+}
+
+/// The first `len` values of every slot, leaving the rest in `slots`.
+fn split_heads<'a, const N: usize>(
+    slots: &mut [&'a mut [f32]; N],
+    len: usize,
+) -> [&'a mut [f32]; N] {
+    std::array::from_fn(|i| {
+        let (head, tail) = std::mem::take(&mut slots[i]).split_at_mut(len);
+        slots[i] = tail;
+        head
+    })
+}
+
 struct Watched<'a, const N: usize, E> {
     rule: E,
     weights: &'a mut [f32],
