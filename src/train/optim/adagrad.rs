@@ -7,9 +7,8 @@
 //! PyTorch starts the accumulator at 0 and puts ε outside the root, which changes the first
 //! steps a lot.
 
-use std::ops::Range;
-
 use super::Slot;
+use super::watch::{Elementwise, StepVisitor};
 
 /// Adagrad state: the running sum of squared gradients per variable.
 #[derive(Debug, Clone)]
@@ -26,22 +25,18 @@ impl Adagrad {
         }
     }
 
-    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
-    /// just those); `gradient` is already clipped.
-    pub fn update(
+    /// Hands `visitor` this apply's step on variable `index` and its accumulator.
+    pub(super) fn with_step<V: StepVisitor>(
         &mut self,
         index: usize,
-        range: Range<usize>,
         learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) {
-        let epsilon = self.epsilon;
-        let accumulator = &mut self.accumulator.buffers[index][range];
-        for ((w, a), &g) in weights.iter_mut().zip(accumulator.iter_mut()).zip(gradient) {
-            *a += g * g;
-            *w -= (learning_rate * g) / (*a + epsilon).sqrt();
-        }
+        visitor: V,
+    ) -> V::Output {
+        let step = AdagradStep {
+            epsilon: self.epsilon,
+            learning_rate,
+        };
+        visitor.visit(step, [self.accumulator.buffers[index].as_mut_slice()])
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
@@ -50,5 +45,28 @@ impl Adagrad {
 
     pub(super) fn slots_mut(&mut self) -> Vec<&mut Slot> {
         vec![&mut self.accumulator]
+    }
+}
+
+/// Adagrad's step on one vector, the operations of the formulas above in their order.
+#[derive(Clone, Copy)]
+struct AdagradStep {
+    epsilon: f32,
+    learning_rate: f32,
+}
+
+impl Elementwise<1> for AdagradStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [a]: &mut [S::f32s; 1],
+    ) -> S::f32s {
+        *a = simd.add_f32s(*a, simd.mul_f32s(g, g));
+        let numerator = simd.mul_f32s(simd.splat_f32s(self.learning_rate), g);
+        let denominator = simd.sqrt_f32s(simd.add_f32s(*a, simd.splat_f32s(self.epsilon)));
+        simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
     }
 }

@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use super::watch::{BlockSums, Elementwise, step_watched};
+use super::watch::{Elementwise, StepVisitor};
 use super::{Slot, python_float};
 
 /// Adam state: first and second moments per variable, and `v_max` for AMSGrad.
@@ -64,9 +64,40 @@ impl Adam {
         self.beta_2_power = libm::powf(self.beta_2, local_step);
     }
 
-    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
-    /// just those); `gradient` is already clipped.
-    pub fn update(
+    /// Hands `visitor` this apply's step on variable `index` and its slots `m` and `v`;
+    /// `None` with AMSGrad, whose maximum is not written as an [`Elementwise`] step (see
+    /// [`Adam::update_amsgrad`]).
+    pub(super) fn with_step<V: StepVisitor>(
+        &mut self,
+        index: usize,
+        learning_rate: f32,
+        visitor: V,
+    ) -> Option<V::Output> {
+        if self.v_max.is_some() {
+            return None;
+        }
+        let step = AdamStep {
+            one_minus_beta_1: self.one_minus_beta_1,
+            one_minus_beta_2: self.one_minus_beta_2,
+            alpha: self.alpha(learning_rate),
+            epsilon: self.epsilon,
+        };
+        let m = self.m.buffers[index].as_mut_slice();
+        let v = self.v.buffers[index].as_mut_slice();
+        Some(visitor.visit(step, [m, v]))
+    }
+
+    /// `α_t = lr · sqrt(1 − β2^t) / (1 − β1^t)`.
+    fn alpha(&self, learning_rate: f32) -> f32 {
+        learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power)
+    }
+
+    /// One AMSGrad update of the values `range` of variable `index` (`weights` and
+    /// `gradient` hold just those); `gradient` is already clipped.
+    ///
+    /// # Panics
+    /// Without AMSGrad: a bug in the caller.
+    pub fn update_amsgrad(
         &mut self,
         index: usize,
         range: Range<usize>,
@@ -74,85 +105,34 @@ impl Adam {
         weights: &mut [f32],
         gradient: &[f32],
     ) {
-        let alpha = learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power);
+        let alpha = self.alpha(learning_rate);
         let (one_minus_beta_1, one_minus_beta_2, epsilon) =
             (self.one_minus_beta_1, self.one_minus_beta_2, self.epsilon);
         // Equal-length reslices let the compiler drop the bounds checks and vectorize the
-        // loops; every element still sees Keras's operations in Keras's order.
+        // loop; every element still sees Keras's operations in Keras's order.
         let n = weights.len();
         let w = &mut weights[..n];
         let g = &gradient[..n];
         let m = &mut self.m.buffers[index][range.clone()][..n];
         let v = &mut self.v.buffers[index][range.clone()][..n];
-        let v_max = self
-            .v_max
-            .as_mut()
-            .map(|slot| &mut slot.buffers[index][range][..n]);
+        let v_max =
+            &mut self.v_max.as_mut().expect("AMSGrad's v_max slot").buffers[index][range][..n];
         // Sixteen lanes wide with AVX-512, eight with AVX2 (`crate::train::simd`); same results.
         crate::train::simd::dispatch(
             #[inline(always)]
-            || match v_max {
-                None => {
-                    for i in 0..n {
-                        let gi = g[i];
-                        let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-                        let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-                        m[i] = mi;
-                        v[i] = vi;
-                        w[i] -= (mi * alpha) / (vi.sqrt() + epsilon);
-                    }
-                }
-                Some(v_max) => {
-                    for i in 0..n {
-                        let gi = g[i];
-                        let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-                        let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-                        let top = v_max[i].max(vi);
-                        m[i] = mi;
-                        v[i] = vi;
-                        v_max[i] = top;
-                        w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
-                    }
+            || {
+                for i in 0..n {
+                    let gi = g[i];
+                    let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
+                    let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
+                    let top = v_max[i].max(vi);
+                    m[i] = mi;
+                    v[i] = vi;
+                    v_max[i] = top;
+                    w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
                 }
             },
         );
-    }
-
-    /// [`Adam::update`] without AMSGrad through [`step_watched`], returning the block's sums;
-    /// `None` with AMSGrad, which it leaves to [`Adam::update`].
-    #[inline(always)]
-    pub fn update_watched(
-        &mut self,
-        index: usize,
-        range: Range<usize>,
-        learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) -> Option<BlockSums> {
-        let (step, [m, v]) = self.elementwise(index, learning_rate)?;
-        let slots = [&mut m[range.clone()], &mut v[range]];
-        Some(step_watched(step, weights, gradient, slots))
-    }
-
-    /// This apply's step on variable `index` and its two slots, `m` and `v`; `None` with
-    /// AMSGrad, whose maximum is not written as an [`Elementwise`] step.
-    pub(super) fn elementwise(
-        &mut self,
-        index: usize,
-        learning_rate: f32,
-    ) -> Option<(AdamStep, [&mut [f32]; 2])> {
-        if self.v_max.is_some() {
-            return None;
-        }
-        let step = AdamStep {
-            one_minus_beta_1: self.one_minus_beta_1,
-            one_minus_beta_2: self.one_minus_beta_2,
-            alpha: learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power),
-            epsilon: self.epsilon,
-        };
-        let m = self.m.buffers[index].as_mut_slice();
-        let v = self.v.buffers[index].as_mut_slice();
-        Some((step, [m, v]))
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
@@ -170,9 +150,9 @@ impl Adam {
     }
 }
 
-/// Adam's step on one vector, the operations of [`Adam::update`]'s loop in its order.
+/// Adam's step on one vector, the operations of the formulas above in their order.
 #[derive(Clone, Copy)]
-pub(super) struct AdamStep {
+struct AdamStep {
     one_minus_beta_1: f32,
     one_minus_beta_2: f32,
     alpha: f32,
@@ -189,17 +169,34 @@ impl Elementwise<2> for AdamStep {
         [m, v]: &mut [S::f32s; 2],
     ) -> S::f32s {
         let splat = |x: f32| simd.splat_f32s(x);
-        *m = simd.add_f32s(
-            *m,
-            simd.mul_f32s(simd.sub_f32s(g, *m), splat(self.one_minus_beta_1)),
-        );
-        let g_squared = simd.mul_f32s(g, g);
-        *v = simd.add_f32s(
-            *v,
-            simd.mul_f32s(simd.sub_f32s(g_squared, *v), splat(self.one_minus_beta_2)),
+        moments(
+            simd,
+            g,
+            [m, v],
+            [self.one_minus_beta_1, self.one_minus_beta_2],
         );
         let numerator = simd.mul_f32s(*m, splat(self.alpha));
         let denominator = simd.add_f32s(simd.sqrt_f32s(*v), splat(self.epsilon));
         simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
     }
+}
+
+/// Adam's and Nadam's moment updates on one vector: `m ← m + (g − m)·(1 − β1)`,
+/// `v ← v + (g² − v)·(1 − β2)`.
+#[inline(always)]
+pub(super) fn moments<S: pulp::Simd>(
+    simd: S,
+    g: S::f32s,
+    [m, v]: [&mut S::f32s; 2],
+    [one_minus_beta_1, one_minus_beta_2]: [f32; 2],
+) {
+    let (b1, b2) = (
+        simd.splat_f32s(one_minus_beta_1),
+        simd.splat_f32s(one_minus_beta_2),
+    );
+    *m = simd.add_f32s(*m, simd.mul_f32s(simd.sub_f32s(g, *m), b1));
+    *v = simd.add_f32s(
+        *v,
+        simd.mul_f32s(simd.sub_f32s(simd.mul_f32s(g, g), *v), b2),
+    );
 }

@@ -25,6 +25,7 @@ pub mod sgd;
 pub mod watch;
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use super::plan::Tensor;
 use adagrad::Adagrad;
@@ -33,6 +34,7 @@ use nadam::Nadam;
 use rmsprop::Rmsprop;
 use sgd::Sgd;
 pub use watch::BlockSums;
+use watch::StepVisitor;
 
 /// Which update rule, with its hyperparameters (Keras defaults are filled in by the caller).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -229,9 +231,10 @@ impl Optimizer {
     /// time after the whole gradient is clipped, calling `observe` with each block's
     /// [`BlockSums`] of its clipped gradient and its weights before and after the update. The
     /// weights come out bit for bit as from [`Optimizer::update`]: every rule is elementwise
-    /// once the gradient is clipped. Adam (without AMSGrad) and SGD take the sums inside their
-    /// own loop; the other rules, and any rule with weight decay, are observed after each
-    /// block's step while it is in the L1 cache; the sums are the same bits either way.
+    /// once the gradient is clipped. Rules written as a [`watch::Elementwise`] step (all but
+    /// AMSGrad) take the sums inside their own loop; AMSGrad, and any rule with weight decay,
+    /// are observed after each block's step while it is in the L1 cache; the sums are the
+    /// same bits either way.
     /// Inlined, so that the loops are compiled into the caller's instruction set
     /// (`crate::train::simd::dispatch`).
     ///
@@ -247,7 +250,6 @@ impl Optimizer {
     ) {
         self.check_sizes(index, weights, gradient);
         self.clip(gradient);
-        let learning_rate = self.learning_rate;
         let mut saved = [0.0f32; BLOCK];
         for (block, (w, g)) in weights
             .chunks_mut(BLOCK)
@@ -255,11 +257,14 @@ impl Optimizer {
             .enumerate()
         {
             let range = block * BLOCK..block * BLOCK + w.len();
-            let watched = match &mut self.rule {
-                _ if self.weight_decay.is_some() => None,
-                Rule::Adam(rule) => rule.update_watched(index, range, learning_rate, w, g),
-                Rule::Sgd(rule) => Some(rule.update_watched(index, range, learning_rate, w, g)),
-                Rule::Rmsprop(_) | Rule::Adagrad(_) | Rule::Nadam(_) => None,
+            let on_range = OnRange {
+                range,
+                weights: &mut *w,
+                gradient: g,
+            };
+            let watched = match self.weight_decay {
+                Some(_) => None,
+                None => self.with_step(index, on_range),
             };
             let sums = watched.unwrap_or_else(|| {
                 let before = &mut saved[..w.len()];
@@ -276,9 +281,9 @@ impl Optimizer {
     /// [`Optimizer::update_in_blocks`] of variable `index` shared out on rayon's pool in
     /// `parts` runs of whole blocks ([`watch::step_in_parts`]), with block `b`'s sums written
     /// to `sums[b]` (one entry per block) instead of handed to an observer: the same weights,
-    /// slots and sums, bit for bit. Only for rules written as an [`watch::Elementwise`] step
-    /// (Adam without AMSGrad, SGD) and without weight decay; for the others it does nothing
-    /// and returns false.
+    /// slots and sums, bit for bit. Only for rules written as a [`watch::Elementwise`] step
+    /// (all but AMSGrad) and without weight decay; otherwise it does nothing and returns
+    /// false.
     ///
     /// # Panics
     /// As [`Optimizer::update`], or if `sums` does not hold one entry per block.
@@ -294,40 +299,15 @@ impl Optimizer {
             return false;
         }
         self.check_sizes(index, weights, gradient);
-        let (clip, global_scale, learning_rate) =
-            (self.clip, self.global_scale, self.learning_rate);
-        match &mut self.rule {
-            Rule::Adam(rule) => {
-                let Some((step, slots)) = rule.elementwise(index, learning_rate) else {
-                    return false;
-                };
-                clip.apply(gradient, global_scale);
-                watch::step_in_parts::<BLOCK, 2, _>(step, weights, gradient, slots, parts, sums);
-            }
-            Rule::Sgd(rule) => {
-                clip.apply(gradient, global_scale);
-                match rule.elementwise(index, learning_rate) {
-                    (step, None) => watch::step_in_parts::<BLOCK, 0, _>(
-                        step,
-                        weights,
-                        gradient,
-                        [],
-                        parts,
-                        sums,
-                    ),
-                    (step, Some(velocity)) => watch::step_in_parts::<BLOCK, 1, _>(
-                        step,
-                        weights,
-                        gradient,
-                        [velocity],
-                        parts,
-                        sums,
-                    ),
-                }
-            }
-            Rule::Rmsprop(_) | Rule::Adagrad(_) | Rule::Nadam(_) => return false,
-        }
-        true
+        let in_parts = InParts::<BLOCK> {
+            weights,
+            gradient,
+            clip: self.clip,
+            global_scale: self.global_scale,
+            parts,
+            sums,
+        };
+        self.with_step(index, in_parts).is_some()
     }
 
     /// True when gradients are clipped, so that [`Optimizer::update`] changes them.
@@ -360,12 +340,28 @@ impl Optimizer {
             }
         }
         let range = offset..offset + weights.len();
+        let on_range = OnRange {
+            range: range.clone(),
+            weights: &mut *weights,
+            gradient,
+        };
+        if self.with_step(index, on_range).is_none()
+            && let Rule::Adam(rule) = &mut self.rule
+        {
+            rule.update_amsgrad(index, range, learning_rate, weights, gradient);
+        }
+    }
+
+    /// Hands `visitor` the rule's [`watch::Elementwise`] step for this apply on variable
+    /// `index`, with the variable's slots; `None` for AMSGrad, which has no such step.
+    fn with_step<V: StepVisitor>(&mut self, index: usize, visitor: V) -> Option<V::Output> {
+        let learning_rate = self.learning_rate;
         match &mut self.rule {
-            Rule::Sgd(rule) => rule.update(index, range, learning_rate, weights, gradient),
-            Rule::Adam(rule) => rule.update(index, range, learning_rate, weights, gradient),
-            Rule::Rmsprop(rule) => rule.update(index, range, learning_rate, weights, gradient),
-            Rule::Adagrad(rule) => rule.update(index, range, learning_rate, weights, gradient),
-            Rule::Nadam(rule) => rule.update(index, range, learning_rate, weights, gradient),
+            Rule::Sgd(rule) => Some(rule.with_step(index, learning_rate, visitor)),
+            Rule::Adam(rule) => rule.with_step(index, learning_rate, visitor),
+            Rule::Rmsprop(rule) => Some(rule.with_step(index, learning_rate, visitor)),
+            Rule::Adagrad(rule) => Some(rule.with_step(index, learning_rate, visitor)),
+            Rule::Nadam(rule) => Some(rule.with_step(index, learning_rate, visitor)),
         }
     }
 
@@ -543,6 +539,60 @@ impl Rule {
             Rule::Adagrad(rule) => rule.slots_mut(),
             Rule::Nadam(rule) => rule.slots_mut(),
         }
+    }
+}
+
+/// Runs a rule's step over `range` of its variable (`weights` and `gradient` hold just
+/// those values), returning the range's sums.
+struct OnRange<'a> {
+    range: Range<usize>,
+    weights: &'a mut [f32],
+    gradient: &'a [f32],
+}
+
+impl StepVisitor for OnRange<'_> {
+    type Output = BlockSums;
+
+    #[inline(always)]
+    fn visit<const N: usize, E: watch::Elementwise<N> + Sync>(
+        self,
+        step: E,
+        slots: [&mut [f32]; N],
+    ) -> BlockSums {
+        let range = self.range;
+        let slots = slots.map(|slot| &mut slot[range.clone()]);
+        watch::step_watched(step, self.weights, self.gradient, slots)
+    }
+}
+
+/// Clips a whole variable's gradient, then runs a rule's step over it in parts on rayon's
+/// pool ([`watch::step_in_parts`]).
+struct InParts<'a, const BLOCK: usize> {
+    weights: &'a mut [f32],
+    gradient: &'a mut [f32],
+    clip: ActiveClip,
+    global_scale: f32,
+    parts: usize,
+    sums: &'a mut [BlockSums],
+}
+
+impl<const BLOCK: usize> StepVisitor for InParts<'_, BLOCK> {
+    type Output = ();
+
+    fn visit<const N: usize, E: watch::Elementwise<N> + Sync>(
+        self,
+        step: E,
+        slots: [&mut [f32]; N],
+    ) {
+        self.clip.apply(self.gradient, self.global_scale);
+        watch::step_in_parts::<BLOCK, N, E>(
+            step,
+            self.weights,
+            self.gradient,
+            slots,
+            self.parts,
+            self.sums,
+        );
     }
 }
 

@@ -11,9 +11,9 @@
 //! ```
 //! Keras's momentum schedule uses `0.96^t`; PyTorch's NAdam uses `0.96^(0.004·t)`.
 
-use std::ops::Range;
-
 use super::Slot;
+use super::adam::moments;
+use super::watch::{Elementwise, StepVisitor};
 
 /// Nadam state: moments per variable and the running product `U`.
 #[derive(Debug, Clone)]
@@ -59,36 +59,27 @@ impl Nadam {
         self.beta_2_power = libm::powf(self.beta_2, local_step);
     }
 
-    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
-    /// just those); `gradient` is already clipped.
-    pub fn update(
+    /// Hands `visitor` this apply's step on variable `index` and its slots `m` and `v`.
+    pub(super) fn with_step<V: StepVisitor>(
         &mut self,
         index: usize,
-        range: Range<usize>,
         learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) {
-        let (u_t, u_t1, u_product) = (self.u_t, self.u_t1, self.u_product);
-        let u_product_t1 = u_product * u_t1;
-        let one_minus_beta_1 = 1.0 - self.beta_1;
-        let one_minus_beta_2 = 1.0 - self.beta_2;
-        let one_minus_beta_2_power = 1.0 - self.beta_2_power;
-        let epsilon = self.epsilon;
-        let m = &mut self.m.buffers[index][range.clone()];
-        let v = &mut self.v.buffers[index][range];
-        for (((w, m), v), &g) in weights
-            .iter_mut()
-            .zip(m.iter_mut())
-            .zip(v.iter_mut())
-            .zip(gradient)
-        {
-            *m += (g - *m) * one_minus_beta_1;
-            *v += (g * g - *v) * one_minus_beta_2;
-            let m_hat = (u_t1 * *m) / (1.0 - u_product_t1) + ((1.0 - u_t) * g) / (1.0 - u_product);
-            let v_hat = *v / one_minus_beta_2_power;
-            *w -= (m_hat * learning_rate) / (v_hat.sqrt() + epsilon);
-        }
+        visitor: V,
+    ) -> V::Output {
+        let step = NadamStep {
+            one_minus_beta_1: 1.0 - self.beta_1,
+            one_minus_beta_2: 1.0 - self.beta_2,
+            u_t1: self.u_t1,
+            one_minus_u_product_t1: 1.0 - self.u_product * self.u_t1,
+            one_minus_u_t: 1.0 - self.u_t,
+            one_minus_u_product: 1.0 - self.u_product,
+            one_minus_beta_2_power: 1.0 - self.beta_2_power,
+            learning_rate,
+            epsilon: self.epsilon,
+        };
+        let m = self.m.buffers[index].as_mut_slice();
+        let v = self.v.buffers[index].as_mut_slice();
+        visitor.visit(step, [m, v])
     }
 
     /// Keras's `_u_product` after the latest apply (1 before the first).
@@ -106,5 +97,52 @@ impl Nadam {
 
     pub(super) fn slots_mut(&mut self) -> Vec<&mut Slot> {
         vec![&mut self.m, &mut self.v]
+    }
+}
+
+/// Nadam's step on one vector, the operations of the formulas above in their order, with the
+/// per-apply scalars (`1 − U_t1`, `1 − u_t`, `1 − U`, `1 − β2^t`) computed once in float32.
+#[derive(Clone, Copy)]
+struct NadamStep {
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
+    u_t1: f32,
+    one_minus_u_product_t1: f32,
+    one_minus_u_t: f32,
+    one_minus_u_product: f32,
+    one_minus_beta_2_power: f32,
+    learning_rate: f32,
+    epsilon: f32,
+}
+
+impl Elementwise<2> for NadamStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [m, v]: &mut [S::f32s; 2],
+    ) -> S::f32s {
+        let splat = |x: f32| simd.splat_f32s(x);
+        moments(
+            simd,
+            g,
+            [m, v],
+            [self.one_minus_beta_1, self.one_minus_beta_2],
+        );
+        let momentum = simd.div_f32s(
+            simd.mul_f32s(splat(self.u_t1), *m),
+            splat(self.one_minus_u_product_t1),
+        );
+        let current = simd.div_f32s(
+            simd.mul_f32s(splat(self.one_minus_u_t), g),
+            splat(self.one_minus_u_product),
+        );
+        let m_hat = simd.add_f32s(momentum, current);
+        let v_hat = simd.div_f32s(*v, splat(self.one_minus_beta_2_power));
+        let numerator = simd.mul_f32s(m_hat, splat(self.learning_rate));
+        let denominator = simd.add_f32s(simd.sqrt_f32s(v_hat), splat(self.epsilon));
+        simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
     }
 }

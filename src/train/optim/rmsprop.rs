@@ -13,8 +13,7 @@
 //! see [`super::python_float`]). Keras creates the momentum slot only for `momentum > 0` and
 //! ḡ only when centered.
 
-use std::ops::Range;
-
+use super::watch::{Elementwise, StepVisitor};
 use super::{Slot, python_float};
 
 /// RMSprop state: the mean square per variable, plus ḡ (centered) and the momentum buffer.
@@ -48,51 +47,31 @@ impl Rmsprop {
         }
     }
 
-    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
-    /// just those); `gradient` is already clipped.
-    pub fn update(
+    /// Hands `visitor` this apply's step on variable `index` and its slots: `v`, then ḡ
+    /// when centered, then the momentum buffer when momentum is on.
+    pub(super) fn with_step<V: StepVisitor>(
         &mut self,
         index: usize,
-        range: Range<usize>,
         learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) {
-        let (rho, one_minus_rho, momentum, epsilon) =
-            (self.rho, self.one_minus_rho, self.momentum, self.epsilon);
-        let v = &mut self.v.buffers[index][range.clone()];
-        // Empty slices stand in for the slots this configuration does not have; `get_mut`
-        // below then yields None for every element.
-        let average_gradient = match &mut self.average_gradient {
-            Some(slot) => &mut slot.buffers[index][range.clone()],
-            None => &mut [],
+        visitor: V,
+    ) -> V::Output {
+        let step = RmspropStep {
+            rho: self.rho,
+            one_minus_rho: self.one_minus_rho,
+            momentum: self.momentum,
+            epsilon: self.epsilon,
+            learning_rate,
+            centered: self.average_gradient.is_some(),
         };
-        let momentum_buffer = match &mut self.momentum_buffer {
-            Some(slot) => &mut slot.buffers[index][range],
-            None => &mut [],
-        };
-        for (i, ((w, v), &g)) in weights
-            .iter_mut()
-            .zip(v.iter_mut())
-            .zip(gradient)
-            .enumerate()
-        {
-            *v = rho * *v + one_minus_rho * (g * g);
-            let denominator = match average_gradient.get_mut(i) {
-                Some(mean) => {
-                    *mean = rho * *mean + one_minus_rho * g;
-                    *v - *mean * *mean + epsilon
-                }
-                None => *v + epsilon,
-            };
-            let increment = (learning_rate * g) / denominator.sqrt();
-            match momentum_buffer.get_mut(i) {
-                Some(buffer) => {
-                    *buffer = momentum * *buffer + increment;
-                    *w -= *buffer;
-                }
-                None => *w -= increment,
-            }
+        let v = self.v.buffers[index].as_mut_slice();
+        let average = self.average_gradient.as_mut();
+        let average = average.map(|slot| slot.buffers[index].as_mut_slice());
+        let buffer = self.momentum_buffer.as_mut();
+        let buffer = buffer.map(|slot| slot.buffers[index].as_mut_slice());
+        match (average, buffer) {
+            (None, None) => visitor.visit(step, [v]),
+            (Some(other), None) | (None, Some(other)) => visitor.visit(step, [v, other]),
+            (Some(average), Some(buffer)) => visitor.visit(step, [v, average, buffer]),
         }
     }
 
@@ -110,5 +89,102 @@ impl Rmsprop {
             .chain(self.average_gradient.as_mut())
             .chain(self.momentum_buffer.as_mut())
             .collect()
+    }
+}
+
+/// RMSprop's step on one vector, the operations of the formulas above in their order.
+#[derive(Clone, Copy)]
+struct RmspropStep {
+    rho: f32,
+    one_minus_rho: f32,
+    momentum: f32,
+    epsilon: f32,
+    learning_rate: f32,
+    /// Whether the second of two slots is ḡ (else it is the momentum buffer).
+    centered: bool,
+}
+
+impl RmspropStep {
+    #[inline(always)]
+    fn apply<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        v: &mut S::f32s,
+        average: Option<&mut S::f32s>,
+        buffer: Option<&mut S::f32s>,
+    ) -> S::f32s {
+        let splat = |x: f32| simd.splat_f32s(x);
+        let (rho, one_minus_rho) = (splat(self.rho), splat(self.one_minus_rho));
+        *v = simd.add_f32s(
+            simd.mul_f32s(rho, *v),
+            simd.mul_f32s(one_minus_rho, simd.mul_f32s(g, g)),
+        );
+        let denominator = match average {
+            Some(average) => {
+                *average = simd.add_f32s(
+                    simd.mul_f32s(rho, *average),
+                    simd.mul_f32s(one_minus_rho, g),
+                );
+                let spread = simd.sub_f32s(*v, simd.mul_f32s(*average, *average));
+                simd.add_f32s(spread, splat(self.epsilon))
+            }
+            None => simd.add_f32s(*v, splat(self.epsilon)),
+        };
+        let increment = simd.div_f32s(
+            simd.mul_f32s(splat(self.learning_rate), g),
+            simd.sqrt_f32s(denominator),
+        );
+        match buffer {
+            Some(buffer) => {
+                *buffer = simd.add_f32s(simd.mul_f32s(splat(self.momentum), *buffer), increment);
+                simd.sub_f32s(w, *buffer)
+            }
+            None => simd.sub_f32s(w, increment),
+        }
+    }
+}
+
+impl Elementwise<1> for RmspropStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [v]: &mut [S::f32s; 1],
+    ) -> S::f32s {
+        self.apply(simd, w, g, v, None, None)
+    }
+}
+
+impl Elementwise<2> for RmspropStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [v, other]: &mut [S::f32s; 2],
+    ) -> S::f32s {
+        if self.centered {
+            self.apply(simd, w, g, v, Some(other), None)
+        } else {
+            self.apply(simd, w, g, v, None, Some(other))
+        }
+    }
+}
+
+impl Elementwise<3> for RmspropStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [v, average, buffer]: &mut [S::f32s; 3],
+    ) -> S::f32s {
+        self.apply(simd, w, g, v, Some(average), Some(buffer))
     }
 }

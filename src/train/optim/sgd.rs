@@ -10,10 +10,8 @@
 //! still carries the old rate's scale (PyTorch keeps it outside). Keras creates the velocity
 //! only when `momentum != 0`.
 
-use std::ops::Range;
-
 use super::Slot;
-use super::watch::{BlockSums, Elementwise, step_watched};
+use super::watch::{Elementwise, StepVisitor};
 
 /// SGD state: the velocity per variable when momentum is on.
 #[derive(Debug, Clone)]
@@ -32,78 +30,23 @@ impl Sgd {
         }
     }
 
-    /// One update of the values `range` of variable `index` (`weights` and `gradient` hold
-    /// just those); `gradient` is already clipped.
-    pub fn update(
-        &mut self,
-        index: usize,
-        range: Range<usize>,
-        learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) {
-        let (momentum, nesterov) = (self.momentum, self.nesterov);
-        let velocity = self
-            .velocity
-            .as_mut()
-            .map(|slot| &mut slot.buffers[index][range]);
-        // Sixteen lanes wide with AVX-512, eight with AVX2 (`crate::train::simd`); same results.
-        crate::train::simd::dispatch(
-            #[inline(always)]
-            || {
-                let Some(velocity) = velocity else {
-                    for (w, &g) in weights.iter_mut().zip(gradient) {
-                        *w -= g * learning_rate;
-                    }
-                    return;
-                };
-                if nesterov {
-                    for ((w, v), &g) in weights.iter_mut().zip(velocity.iter_mut()).zip(gradient) {
-                        *v = *v * momentum - g * learning_rate;
-                        *w += *v * momentum - g * learning_rate;
-                    }
-                } else {
-                    for ((w, v), &g) in weights.iter_mut().zip(velocity.iter_mut()).zip(gradient) {
-                        *v = *v * momentum - g * learning_rate;
-                        *w += *v;
-                    }
-                }
-            },
-        );
-    }
-
-    /// [`Sgd::update`] through [`step_watched`], returning the block's sums.
-    #[inline(always)]
-    pub fn update_watched(
-        &mut self,
-        index: usize,
-        range: Range<usize>,
-        learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) -> BlockSums {
-        match self.elementwise(index, learning_rate) {
-            (step, None) => step_watched(step, weights, gradient, []),
-            (step, Some(velocity)) => step_watched(step, weights, gradient, [&mut velocity[range]]),
-        }
-    }
-
-    /// This apply's step on variable `index` and its velocity, when momentum is on.
-    pub(super) fn elementwise(
+    /// Hands `visitor` this apply's step on variable `index` and its velocity, when
+    /// momentum is on.
+    pub(super) fn with_step<V: StepVisitor>(
         &mut self,
         index: usize,
         learning_rate: f32,
-    ) -> (SgdStep, Option<&mut [f32]>) {
+        visitor: V,
+    ) -> V::Output {
         let step = SgdStep {
             momentum: self.momentum,
             learning_rate,
             nesterov: self.nesterov,
         };
-        let velocity = self
-            .velocity
-            .as_mut()
-            .map(|slot| slot.buffers[index].as_mut_slice());
-        (step, velocity)
+        match self.velocity.as_mut() {
+            None => visitor.visit(step, []),
+            Some(slot) => visitor.visit(step, [slot.buffers[index].as_mut_slice()]),
+        }
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
@@ -115,10 +58,10 @@ impl Sgd {
     }
 }
 
-/// SGD's step on one vector, the operations of [`Sgd::update`]'s loops in their order:
+/// SGD's step on one vector, the operations of the formulas above in their order:
 /// without a slot plain descent, with one the velocity (and Nesterov's look-ahead).
 #[derive(Clone, Copy)]
-pub(super) struct SgdStep {
+struct SgdStep {
     momentum: f32,
     learning_rate: f32,
     nesterov: bool,

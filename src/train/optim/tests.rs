@@ -348,12 +348,7 @@ fn updating_in_parts_matches_updating_in_blocks_bit_for_bit() {
     };
     for (name, _) in EXPECTED {
         let config = reference_case(name);
-        let sharable = !name.contains("amsgrad")
-            && config.weight_decay.is_none()
-            && matches!(
-                config.kind,
-                OptimizerKind::Sgd { .. } | OptimizerKind::Adam { .. }
-            );
+        let sharable = !name.contains("amsgrad") && config.weight_decay.is_none();
         for parts in [2, 3, 8, 20] {
             let (mut blocked, mut shared) = (config.build(&[size]), config.build(&[size]));
             let (mut w_blocked, mut w_shared) = (values(0.25), values(0.25));

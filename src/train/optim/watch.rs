@@ -80,6 +80,18 @@ pub trait Elementwise<const N: usize>: Copy {
     fn step<S: Simd>(self, simd: S, w: S::f32s, g: S::f32s, slots: &mut [S::f32s; N]) -> S::f32s;
 }
 
+/// What a rule hands its [`Elementwise`] step and one variable's whole slots to, so that the
+/// optimizer can run the step over any range of the variable, or in parts on several
+/// threads, without each rule writing those loops.
+pub trait StepVisitor {
+    type Output;
+    fn visit<const N: usize, E: Elementwise<N> + Sync>(
+        self,
+        step: E,
+        slots: [&mut [f32]; N],
+    ) -> Self::Output;
+}
+
 /// Runs `rule` over one block of a variable (`weights`, `gradient` and each slot of the same
 /// length) and returns its [`BlockSums`], the same bits as the step followed by
 /// [`BlockSums::see_all`].
