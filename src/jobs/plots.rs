@@ -229,6 +229,29 @@ pub fn legend_labels(jobs: &[JobRow]) -> Vec<String> {
     }
 }
 
+/// Parses one page of a job's `kind` records (up to [`PAGE`] JSON bodies) into points on the
+/// blocking pool: a long job's page is megabytes of JSON, which would hold an async worker,
+/// and every request it serves, for tens of milliseconds.
+async fn parse_off_runtime<P: Send + 'static>(
+    id: &str,
+    kind: &'static str,
+    bodies: Vec<String>,
+    point: fn(&Value) -> Option<P>,
+) -> Result<Vec<P>, JobsError> {
+    let id = id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut points = Vec::with_capacity(bodies.len());
+        for body in &bodies {
+            let body: Value = serde_json::from_str(body)
+                .map_err(|e| JobsError::Corrupt(format!("{kind} record of {id}: {e}")))?;
+            points.extend(point(&body));
+        }
+        Ok(points)
+    })
+    .await
+    .map_err(|e| JobsError::Corrupt(format!("reading records stopped: {e}")))?
+}
+
 pub(super) async fn render(chart: LineChart) -> Result<String, JobsError> {
     tokio::task::spawn_blocking(move || chart.render())
         .await
@@ -244,12 +267,10 @@ impl JobQueue {
         loop {
             let rows = self.store().epochs(id, since, PAGE).await?;
             let done = rows.len() < PAGE as usize;
-            for row in &rows {
-                let body: Value = serde_json::from_str(&row.body)
-                    .map_err(|e| JobsError::Corrupt(format!("epoch record of {id}: {e}")))?;
-                points.extend(epoch_point(&body));
-            }
-            match rows.last().and_then(|r| r.epoch) {
+            let last = rows.last().and_then(|r| r.epoch);
+            let bodies = rows.into_iter().map(|row| row.body).collect();
+            points.extend(parse_off_runtime(id, "epoch", bodies, epoch_point).await?);
+            match last {
                 Some(last) if !done && last > since => since = last,
                 _ => return Ok(points),
             }
@@ -262,13 +283,16 @@ impl JobQueue {
         let mut after = 0;
         loop {
             let rows = self.store().events(id, after, PAGE).await?;
-            for row in rows.iter().filter(|r| r.kind == EventKind::Step) {
-                let body: Value = serde_json::from_str(&row.body)
-                    .map_err(|e| JobsError::Corrupt(format!("step record of {id}: {e}")))?;
-                points.extend(step_point(&body));
-            }
-            match rows.last() {
-                Some(last) if rows.len() == PAGE as usize && last.seq > after => after = last.seq,
+            let full = rows.len() == PAGE as usize;
+            let last = rows.last().map(|r| r.seq);
+            let bodies = rows
+                .into_iter()
+                .filter(|r| r.kind == EventKind::Step)
+                .map(|row| row.body)
+                .collect();
+            points.extend(parse_off_runtime(id, "step", bodies, step_point).await?);
+            match last {
+                Some(last) if full && last > after => after = last,
                 _ => return Ok(points),
             }
         }
