@@ -434,3 +434,33 @@ async fn a_sweep_page_compares_its_jobs_with_their_grid_values() {
     html(app.get("/sweeps/nope").await, StatusCode::NOT_FOUND).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_page_cancels_a_waiting_job_and_offers_no_cancel_once_it_has_ended() {
+    let app = idle_app().await;
+    let id = insert_raw_job(&app, "waiting", 1_000).await;
+    let page = html(app.get(&format!("/jobs/{id}")).await, StatusCode::OK).await;
+    let action = format!("action=\"/jobs/{id}/cancel\"");
+    assert!(page.contains(&action), "{page}");
+
+    // Posting the button's form cancels the job and lands back on its page (303).
+    let response = post_form(&app, &format!("/jobs/{id}/cancel"), &[]).await;
+    assert_eq!(response.url().path(), format!("/jobs/{id}"));
+    let page = html(response, StatusCode::OK).await;
+    assert!(!page.contains(&action), "{page}");
+    let job = body(app.get(&format!("/v1/jobs/{id}")).await, StatusCode::OK).await;
+    assert_eq!(job["status"], "cancelled");
+
+    // A finished job cannot be cancelled again, nor an unknown one.
+    html(
+        post_form(&app, &format!("/jobs/{id}/cancel"), &[]).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    html(
+        post_form(&app, "/jobs/no-such-job/cancel", &[]).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    app.stop().await;
+}

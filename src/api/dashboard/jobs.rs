@@ -154,6 +154,11 @@ pub fn job_page(details: &JobDetails) -> Markup {
                 div { dt { "Seed" } dd { (job.seed) } }
                 div { dt { "Created" } dd { (time(job.created_at)) } }
             }
+            @if matches!(status, "queued" | "running") {
+                form.actions method="post" action={ "/jobs/" (job.id) "/cancel" } data-field="cancel" {
+                    button type="submit" { "Cancel job" }
+                }
+            }
             p.error-box data-field="error" hidden[error.is_null()] {
                 @if !error.is_null() {
                     (number(&error["code"])) ": " (number(&error["message"]))

@@ -24,7 +24,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use maud::Markup;
 use serde::Deserialize;
 
@@ -39,6 +39,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .route("/", &["GET"], get(home))
         .route("/jobs/{id}", &["GET"], get(job))
+        .route("/jobs/{id}/cancel", &["POST"], post(cancel_job))
         .route("/compare", &["GET"], get(compare))
         .route("/sweeps/{id}", &["GET"], get(sweep))
         .route("/descent", &["GET"], get(descent))
@@ -107,6 +108,16 @@ async fn job(
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
     Ok(jobs::job_page(&queue.get(&id).await?))
+}
+
+/// The job page's cancel button: cancels the job as `POST /v1/jobs/{id}/cancel` does and
+/// redirects (303) back to its page; an unknown or finished job gets the problem page.
+async fn cancel_job(
+    State(queue): State<Arc<JobQueue>>,
+    Path(id): Path<String>,
+) -> Result<Redirect, PageError> {
+    let job = queue.cancel(&id).await?;
+    Ok(Redirect::to(&format!("/jobs/{}", job.id)))
 }
 
 /// `?jobs=` may be repeated (the job list's checkboxes) or hold ids separated by commas.
