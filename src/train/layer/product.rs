@@ -45,19 +45,32 @@ fn threads(par: Par, rows: usize, inputs: usize, units: usize) -> usize {
     }
 }
 
-/// Runs `product(first, block)` over row blocks of the row-major output `c` (`rows × cols`),
-/// one block per thread, each block a single-threaded faer product of its rows. A faer
-/// product sums every output in the same order whatever its number of rows (its summation
-/// blocks depend on the summation length and the caches only), so the result is the same
-/// bits on any thread count (tested). faer's own row-and-column split of a product was slower
-/// on two Zen 4 cores than one thread for 128×784·784×256 (515 µs against 452).
-fn by_row_blocks(
+/// `c ← lhs·rhs` (`Accum::Replace`) or `c += lhs·rhs` (`Accum::Add`) for row-major `c`, in
+/// faer, one block of `c`'s rows per thread, each block a single-threaded faer product of
+/// `lhs`'s rows. A faer product sums every output in the same order whatever its number of
+/// rows (its summation blocks depend on the summation length and the caches only), so the
+/// result is the same bits on any thread count (tested). faer's own row-and-column split of a
+/// product was slower on two Zen 4 cores than one thread for 128×784·784×256 (515 µs
+/// against 452).
+fn faer_by_rows(
     c: &mut [f32],
-    rows: usize,
-    cols: usize,
+    lhs: MatRef<'_, f32>,
+    rhs: MatRef<'_, f32>,
+    accum: Accum,
     threads: usize,
-    product: impl Fn(usize, &mut [f32]) + Sync,
 ) {
+    let (rows, cols) = (lhs.nrows(), rhs.ncols());
+    let product = |first: usize, c_block: &mut [f32]| {
+        let len = c_block.len() / cols;
+        matmul(
+            MatMut::from_row_major_slice_mut(c_block, len, cols),
+            accum,
+            lhs.subrows(first, len),
+            rhs,
+            1.0f32,
+            Par::Seq,
+        );
+    };
     if threads <= 1 || rows < 2 {
         product(0, &mut c[..rows * cols]);
         return;
@@ -113,22 +126,13 @@ pub fn affine(
                 None => z_row.fill(0.0),
             }
         }
-        let threads = threads(par, rows, inputs, units);
-        by_row_blocks(z, rows, units, threads, |first, z_block| {
-            let len = z_block.len() / units;
-            matmul(
-                MatMut::from_row_major_slice_mut(z_block, len, units),
-                Accum::Add,
-                MatRef::from_row_major_slice(
-                    &x[first * inputs..(first + len) * inputs],
-                    len,
-                    inputs,
-                ),
-                MatRef::from_row_major_slice(kernel, inputs, units),
-                1.0f32,
-                Par::Seq,
-            );
-        });
+        faer_by_rows(
+            z,
+            MatRef::from_row_major_slice(x, rows, inputs),
+            MatRef::from_row_major_slice(kernel, inputs, units),
+            Accum::Add,
+            threads(par, rows, inputs, units),
+        );
         return;
     }
     panel_product(Lhs::Rows(x), kernel, bias, z, rows, units, inputs);
@@ -146,20 +150,13 @@ pub fn kernel_gradient(
     par: Par,
 ) {
     if large(rows, inputs, units) {
-        let threads = threads(par, rows, inputs, units);
-        by_row_blocks(dkernel, inputs, units, threads, |first, dk_block| {
-            let len = dk_block.len() / units;
-            matmul(
-                MatMut::from_row_major_slice_mut(dk_block, len, units),
-                Accum::Replace,
-                MatRef::from_row_major_slice(x, rows, inputs)
-                    .subcols(first, len)
-                    .transpose(),
-                MatRef::from_row_major_slice(dz, rows, units),
-                1.0f32,
-                Par::Seq,
-            );
-        });
+        faer_by_rows(
+            dkernel,
+            MatRef::from_row_major_slice(x, rows, inputs).transpose(),
+            MatRef::from_row_major_slice(dz, rows, units),
+            Accum::Replace,
+            threads(par, rows, inputs, units),
+        );
         return;
     }
     // The columns of `xᵀ` are the rows of `x`.
@@ -179,18 +176,13 @@ pub fn input_gradient(
     par: Par,
 ) {
     if large(rows, inputs, units) {
-        let threads = threads(par, rows, inputs, units);
-        by_row_blocks(dx, rows, inputs, threads, |first, dx_block| {
-            let len = dx_block.len() / inputs;
-            matmul(
-                MatMut::from_row_major_slice_mut(dx_block, len, inputs),
-                Accum::Replace,
-                MatRef::from_row_major_slice(&dz[first * units..(first + len) * units], len, units),
-                MatRef::from_row_major_slice(kernel, inputs, units).transpose(),
-                1.0f32,
-                Par::Seq,
-            );
-        });
+        faer_by_rows(
+            dx,
+            MatRef::from_row_major_slice(dz, rows, units),
+            MatRef::from_row_major_slice(kernel, inputs, units).transpose(),
+            Accum::Replace,
+            threads(par, rows, inputs, units),
+        );
         return;
     }
     let kt = &mut panels.kernel[..inputs * units];
@@ -328,17 +320,13 @@ pub fn product(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize
                 Par::Rayon(n) => n.get(),
                 Par::Seq => 1,
             };
-            by_row_blocks(&mut c[..m * n], m, n, threads, |first, c_block| {
-                let len = c_block.len() / n;
-                matmul(
-                    MatMut::from_row_major_slice_mut(c_block, len, n),
-                    Accum::Replace,
-                    MatRef::from_row_major_slice(&a[first * k..(first + len) * k], len, k),
-                    MatRef::from_row_major_slice(&b[..k * n], k, n),
-                    1.0f32,
-                    Par::Seq,
-                );
-            });
+            faer_by_rows(
+                &mut c[..m * n],
+                MatRef::from_row_major_slice(&a[..m * k], m, k),
+                MatRef::from_row_major_slice(&b[..k * n], k, n),
+                Accum::Replace,
+                threads,
+            );
         }
     }
 }
