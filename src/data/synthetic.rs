@@ -421,7 +421,7 @@ fn blobs(
     rng: &mut ChaCha8Rng,
 ) -> Dataset {
     let centres = Array2::from_shape_simple_fn((classes, n_features), || center_std * normal(rng));
-    let mut features = Array2::<f32>::zeros((samples, n_features));
+    let mut features = super::zeroed_rows(samples, n_features);
     for (i, mut row) in features.rows_mut().into_iter().enumerate() {
         let centre = centres.row(i % classes);
         for (value, &c) in row.iter_mut().zip(centre.iter()) {

@@ -103,8 +103,10 @@ pub fn decode_dataset(record: &DatasetRecord) -> Result<Dataset, JobsError> {
         .matrix
         .split_at_checked(4 * feature_cells)
         .ok_or_else(|| corrupt("short matrix"))?;
-    let values: Vec<f32> = words(feature_bytes).map(f32::from_le_bytes).collect();
-    let matrix = Array2::from_shape_vec((rows, features), values).map_err(|_| corrupt("shape"))?;
+    let mut matrix = crate::data::zeroed_rows(rows, features);
+    for (cell, word) in matrix.iter_mut().zip(words(feature_bytes)) {
+        *cell = f32::from_le_bytes(word);
+    }
     let targets = match meta["targets"]["kind"].as_str() {
         Some("classes") => {
             let n_classes = meta["targets"]["n_classes"]
