@@ -27,9 +27,38 @@ enum Backend {
     },
     Postgres {
         store: PgStore,
-        admin: Box<PgConnectOptions>,
-        database: String,
+        _database: Box<DropDatabase>,
     },
+}
+
+/// Drops its PostgreSQL test database when it goes out of scope, so a test that fails (and
+/// unwinds) leaves nothing behind either; `WITH (FORCE)` ends connections still open.
+struct DropDatabase {
+    admin: PgConnectOptions,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // A runtime of its own on a thread of its own: this may run inside the test's runtime,
+        // or while it unwinds.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin).await.ok()?;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+    }
 }
 
 /// A fresh, migrated store of one backend.
@@ -76,8 +105,10 @@ impl TestDb {
             store: Arc::new(store.clone()),
             backend: Backend::Postgres {
                 store,
-                admin: Box::new(admin),
-                database,
+                _database: Box::new(DropDatabase {
+                    admin,
+                    name: database,
+                }),
             },
         }
     }
@@ -92,23 +123,11 @@ impl TestDb {
         }
     }
 
-    /// Drops a PostgreSQL test database (a SQLite one goes with its temp dir).
+    /// Closes the store, then drops a PostgreSQL test database (a SQLite one goes with its
+    /// temp dir).
     async fn close(self) {
-        if let Backend::Postgres {
-            store,
-            admin,
-            database,
-        } = self.backend
-        {
+        if let Backend::Postgres { store, .. } = &self.backend {
             store.close().await;
-            drop(self.store);
-            if let Ok(mut conn) = PgConnection::connect_with(&admin).await {
-                let drop_sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(drop_sql))
-                    .execute(&mut conn)
-                    .await;
-                conn.close().await.ok();
-            }
         }
     }
 }

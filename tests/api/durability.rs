@@ -388,8 +388,6 @@ async fn on_postgres_a_server_killed_mid_training_resumes_from_its_checkpoint_to
     let database = TestDatabase::create().await;
     let reference = TestDatabase::create().await;
     killed_server_resumes_from_its_checkpoint(&database.url, &reference.url).await;
-    database.drop_database().await;
-    reference.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,8 +395,6 @@ async fn on_postgres_sigterm_checkpoints_the_running_job_and_a_restart_finishes_
     let database = TestDatabase::create().await;
     let reference = TestDatabase::create().await;
     terminated_server_checkpoints_and_requeues(&database.url, &reference.url).await;
-    database.drop_database().await;
-    reference.drop_database().await;
 }
 
 /// A checkpoint whose bytes were damaged on disk is refused by its checksum: the job trains

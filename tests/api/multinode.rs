@@ -20,7 +20,7 @@ use crate::support::{SseReader, body, listening_address, spawn_binary};
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const LEASE_SECS: &str = "2";
 
-/// A fresh database on the test server; `drop_database` removes it.
+/// A fresh database on the test server, dropped with the value.
 pub struct TestDatabase {
     admin: PgConnectOptions,
     name: String,
@@ -58,14 +58,30 @@ impl TestDatabase {
             .await
             .expect("the test database answers")
     }
+}
 
-    pub async fn drop_database(self) {
-        if let Ok(mut conn) = PgConnection::connect_with(&self.admin).await {
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await;
-        }
+/// The database goes when the value does, so a test that fails (and unwinds) leaves nothing
+/// behind either; `WITH (FORCE)` ends connections still open.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // A runtime of its own on a thread of its own: this may run inside the test's runtime,
+        // or while it unwinds.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin).await.ok()?;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
+                conn.close().await.ok()
+            })
+        })
+        .join();
     }
 }
 
@@ -378,5 +394,4 @@ async fn nodes_on_one_database_share_the_queue_and_take_over_a_dead_nodes_job() 
 
     drop(nodes);
     db.close().await.ok();
-    database.drop_database().await;
 }
