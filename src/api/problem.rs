@@ -22,12 +22,10 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ApiError {
     #[error(transparent)]
     Jobs(#[from] JobsError),
-    /// The body is not JSON (syntax, NaN/Infinity literals, too deep, numbers out of range).
+    /// The body is not JSON (syntax, NaN/Infinity literals, too deep, numbers out of range, a
+    /// key repeated in one object).
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
-    /// The body is JSON but not the shape this endpoint reads.
-    #[error("the body has the wrong shape: {}", .0.message)]
-    WrongShape(Rejection),
     #[error("the body must be sent as {expected}")]
     UnsupportedMediaType { expected: &'static str },
     #[error("the body exceeds --max-body-bytes {limit}")]
@@ -183,11 +181,6 @@ impl ApiError {
                 "malformed-json",
                 "The body is not valid JSON",
             ),
-            ApiError::WrongShape(_) => class(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-input",
-                "The request is invalid",
-            ),
             ApiError::UnsupportedMediaType { .. } => class(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -241,9 +234,7 @@ impl ApiError {
                 path: path.clone(),
                 message: self.to_string(),
             }],
-            ApiError::WrongShape(rejection) | ApiError::BadParameter(rejection) => {
-                from(std::slice::from_ref(rejection))
-            }
+            ApiError::BadParameter(rejection) => from(std::slice::from_ref(rejection)),
             _ => Vec::new(),
         }
     }

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::Routes;
-use super::extract::{JsonBody, Page, Params, encode_cursor};
+use super::extract::{IdempotencyKey, JsonBody, Page, Params, encode_cursor};
 use super::jobs::{stored_json, timestamp};
 use super::problem::ApiError;
 use crate::jobs::sweeps::{
@@ -199,22 +199,24 @@ fn check_metric(metric: &str) -> Result<String, ApiError> {
 async fn submit(
     State(queue): State<Arc<JobQueue>>,
     params: Params,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    match queue.submit_sweep(&body, params.flag("dry_run")?).await? {
+    let dry_run = params.flag("dry_run")?;
+    let (status, details) = match queue.submit_sweep(&body, dry_run, idempotency_key).await? {
         SweepSubmitted::DryRun(plan) => {
-            Ok((StatusCode::OK, Json(dry_run_json(&plan))).into_response())
+            return Ok((StatusCode::OK, Json(dry_run_json(&plan))).into_response());
         }
-        SweepSubmitted::Created(details) => {
-            let location = format!("/v1/sweeps/{}", details.sweep.id);
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, location)],
-                Json(created_json(&details)),
-            )
-                .into_response())
-        }
-    }
+        SweepSubmitted::Created(details) => (StatusCode::CREATED, details),
+        SweepSubmitted::Replayed(details) => (StatusCode::OK, details),
+    };
+    let location = format!("/v1/sweeps/{}", details.sweep.id);
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(created_json(&details)),
+    )
+        .into_response())
 }
 
 async fn list(State(queue): State<Arc<JobQueue>>, params: Params) -> Result<Json<Value>, ApiError> {

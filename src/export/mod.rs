@@ -62,6 +62,8 @@ pub struct Layout {
 pub enum ArtifactError {
     #[error("the input width is 0; a model needs at least one feature")]
     ZeroInputWidth,
+    #[error("the input width is {width}; a model takes at most {MAX_INPUT_WIDTH} features")]
+    InputWidthTooLarge { width: usize },
     #[error("dense layer `{layer}` has 0 units")]
     ZeroUnits { layer: String },
     #[error("layer `{layer}` is too large: its tensor sizes overflow")]
@@ -110,12 +112,19 @@ pub const RESERVED_METADATA_KEYS: [&str; 5] = [
     "class_names",
 ];
 
+/// The widest input an imported model may take: as wide as the widest layer a job spec may
+/// ask for (`jobs::spec::architecture::MAX_UNITS`), and well above any dataset's columns.
+pub const MAX_INPUT_WIDTH: usize = 65_536;
+
 /// The tensors `layers` implies when fed `input_width` features, named and shaped as the
 /// engine names them (`train::shape::parameter_shapes`), after checking that an architecture
 /// from outside (an import) is one the engine can build.
 pub fn layout(layers: &[LayerPlan], input_width: usize) -> Result<Layout, ArtifactError> {
     if input_width == 0 {
         return Err(ArtifactError::ZeroInputWidth);
+    }
+    if input_width > MAX_INPUT_WIDTH {
+        return Err(ArtifactError::InputWidthTooLarge { width: input_width });
     }
     let output_width = check_widths(layers, "layers.", input_width)?;
     let tensors = crate::train::shape::parameter_shapes(layers, input_width)
@@ -368,6 +377,13 @@ mod tests {
     #[test]
     fn zero_input_width_and_zero_units_are_refused() {
         assert_eq!(layout(&[], 0), Err(ArtifactError::ZeroInputWidth));
+        assert_eq!(
+            layout(&[], MAX_INPUT_WIDTH + 1),
+            Err(ArtifactError::InputWidthTooLarge {
+                width: MAX_INPUT_WIDTH + 1
+            })
+        );
+        assert!(layout(&[], MAX_INPUT_WIDTH).is_ok());
         assert_eq!(
             layout(&[dense(0, true)], 3),
             Err(ArtifactError::ZeroUnits {

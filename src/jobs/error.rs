@@ -77,8 +77,9 @@ pub enum JobsError {
     JobActive { id: String, status: JobStatus },
     #[error("job {id} has no model yet: it is {status}")]
     ModelNotReady { id: String, status: JobStatus },
-    #[error("the Idempotency-Key was already used for a different request (job {job_id})")]
-    IdempotencyKeyReused { job_id: String },
+    /// `earlier` names what the first request created: "job …" or "sweep …".
+    #[error("the Idempotency-Key was already used for a different request ({earlier})")]
+    IdempotencyKeyReused { earlier: String },
     #[error("{0} is a built-in dataset; only uploaded datasets can be deleted")]
     BuiltinDataset(String),
     #[error("dataset {id} is used by queued or running jobs: {}", job_ids.join(", "))]

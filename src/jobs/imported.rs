@@ -63,7 +63,9 @@ fn artifact_refusal(error: &ArtifactError) -> JobsError {
         | ArtifactError::LengthMismatch { name, .. }
         | ArtifactError::UnexpectedTensor { name }
         | ArtifactError::DuplicateTensor { name } => format!("tensors.{name}"),
-        ArtifactError::ZeroInputWidth => "input_width".to_owned(),
+        ArtifactError::ZeroInputWidth | ArtifactError::InputWidthTooLarge { .. } => {
+            "input_width".to_owned()
+        }
         ArtifactError::ZeroUnits { layer }
         | ArtifactError::TooLarge { layer }
         | ArtifactError::ResidualWidth { layer, .. } => format!("architecture.{layer}"),
@@ -108,6 +110,20 @@ fn classes_of(
     classifies.then(|| output_width.max(2))
 }
 
+/// One name per class: as many as outputs, or two for a single sigmoid output.
+fn check_class_names(names: &[String], output_width: usize, path: &str) -> Result<(), JobsError> {
+    if names.len() == output_width.max(2) || names.len() == output_width {
+        return Ok(());
+    }
+    Err(invalid(
+        path,
+        format!(
+            "has {} names but the model has {output_width} outputs",
+            names.len()
+        ),
+    ))
+}
+
 /// Reads and checks an import body. CPU work: call it off the async threads.
 pub fn read(body: &ImportBody) -> Result<CheckedModel, JobsError> {
     match body {
@@ -124,14 +140,28 @@ fn read_safetensors(bytes: &[u8]) -> Result<CheckedModel, JobsError> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    if let Some(names) = &model.class_names {
+        check_class_names(names, layout.output_width, "metadata.class_names")?;
+    }
     let loss = metadata.get(METADATA_LOSS).map(|loss| (*loss).to_owned());
     let n_classes = match metadata.get(METADATA_N_CLASSES) {
-        Some(text) => Some(text.parse::<usize>().map_err(|_| {
-            invalid(
-                format!("metadata.{METADATA_N_CLASSES}"),
-                format!("must be a count of classes, got {text:?}"),
-            )
-        })?),
+        Some(text) => {
+            let path = format!("metadata.{METADATA_N_CLASSES}");
+            let n = text
+                .parse::<usize>()
+                .map_err(|_| invalid(&path, format!("must be a count of classes, got {text:?}")))?;
+            let expected = layout.output_width.max(2);
+            if n != expected {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "is {n}, but a model with {} outputs tells {expected} classes apart",
+                        layout.output_width
+                    ),
+                ));
+            }
+            Some(n)
+        }
         None => classes_of(
             loss.as_deref(),
             model.class_names.as_deref(),
@@ -257,18 +287,8 @@ fn read_json(document: &Value) -> Result<CheckedModel, JobsError> {
         metadata: &[],
     };
     let layout = artifact.check().map_err(|e| artifact_refusal(&e))?;
-    if let Some(names) = &class_names
-        && names.len() != layout.output_width.max(2)
-        && names.len() != layout.output_width
-    {
-        return Err(invalid(
-            "class_names",
-            format!(
-                "has {} names but the model has {} outputs",
-                names.len(),
-                layout.output_width
-            ),
-        ));
+    if let Some(names) = &class_names {
+        check_class_names(names, layout.output_width, "class_names")?;
     }
     let mut by_name: HashMap<String, Tensor> = parameters
         .into_iter()
@@ -375,6 +395,60 @@ mod tests {
         // 3·2 + 2
         assert_eq!(record.parameter_count, 8);
         assert_eq!(record.model.weights.len(), 8 * 4);
+    }
+
+    /// The JSON document's model as a safetensors file, with `class_names` and free-form
+    /// metadata as given.
+    fn safetensors_of(class_names: &[&str], metadata: &[(&str, &str)]) -> Vec<u8> {
+        let model = read(&ImportBody::Json(document())).expect("valid");
+        let names: Vec<String> = class_names.iter().map(|&n| n.to_owned()).collect();
+        let metadata: Vec<(String, String)> = metadata
+            .iter()
+            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        crate::export::safetensors::export(&crate::export::ModelArtifact {
+            layers: &model.layers,
+            parameters: &model.parameters,
+            input_width: model.input_width,
+            standardization: None,
+            class_names: Some(&names),
+            metadata: &metadata,
+        })
+        .expect("exported")
+    }
+
+    #[test]
+    fn a_safetensors_file_is_held_to_the_json_documents_class_rules() {
+        let good = safetensors_of(&["a", "b"], &[(METADATA_N_CLASSES, "2")]);
+        let model = read(&ImportBody::Safetensors(good)).expect("valid");
+        assert_eq!(model.n_classes, Some(2));
+        let cases = [
+            (
+                safetensors_of(&["a"], &[]),
+                "metadata.class_names",
+                "has 1 names but the model has 2 outputs",
+            ),
+            (
+                safetensors_of(&["a", "b"], &[(METADATA_N_CLASSES, "1000000000000")]),
+                "metadata.n_classes",
+                "is 1000000000000, but a model with 2 outputs tells 2 classes apart",
+            ),
+            (
+                safetensors_of(&["a", "b"], &[(METADATA_N_CLASSES, "0")]),
+                "metadata.n_classes",
+                "is 0, but a model with 2 outputs tells 2 classes apart",
+            ),
+        ];
+        for (bytes, path, message) in cases {
+            let Err(JobsError::InvalidInput(problems)) = read(&ImportBody::Safetensors(bytes))
+            else {
+                panic!("a refusal at {path}")
+            };
+            assert_eq!(
+                (problems[0].path.as_str(), problems[0].message.as_str()),
+                (path, message)
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::datasets::{StoreCatalog, shape_from_json};
 use super::error::{JobsError, Rejection};
+use super::spec::read::MAX_ERRORS;
 use super::validate::validate;
 use crate::data::standardize::Standardizer;
 use crate::export::ModelArtifact;
@@ -100,35 +101,50 @@ fn meta_of(job_id: &str, record: &ModelRecord) -> Result<Value, JobsError> {
     serde_json::from_str(&record.meta).map_err(|_| corrupt(job_id, "description"))
 }
 
-/// The tensors of a stored model, with their values.
-pub fn decode_tensors(job_id: &str, record: &ModelRecord) -> Result<Vec<Tensor>, JobsError> {
+/// The names and shapes of a stored model's tensors, in stored order, from its description
+/// alone (no weight is decoded).
+pub fn tensor_shapes(
+    job_id: &str,
+    record: &ModelRecord,
+) -> Result<Vec<(String, Vec<usize>)>, JobsError> {
     let meta = meta_of(job_id, record)?;
     let described = meta["tensors"]
         .as_array()
         .ok_or_else(|| corrupt(job_id, "tensor list"))?;
+    described
+        .iter()
+        .map(|tensor| {
+            let name = tensor["name"]
+                .as_str()
+                .ok_or_else(|| corrupt(job_id, "tensor name"))?;
+            let shape: Vec<usize> = tensor["shape"]
+                .as_array()
+                .ok_or_else(|| corrupt(job_id, "tensor shape"))?
+                .iter()
+                .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| corrupt(job_id, "tensor shape"))?;
+            Ok((name.to_owned(), shape))
+        })
+        .collect()
+}
+
+/// The tensors of a stored model, with their values.
+pub fn decode_tensors(job_id: &str, record: &ModelRecord) -> Result<Vec<Tensor>, JobsError> {
+    let described = tensor_shapes(job_id, record)?;
     let mut values = record
         .weights
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
     let mut tensors = Vec::with_capacity(described.len());
-    for tensor in described {
-        let name = tensor["name"]
-            .as_str()
-            .ok_or_else(|| corrupt(job_id, "tensor name"))?;
-        let shape: Vec<usize> = tensor["shape"]
-            .as_array()
-            .ok_or_else(|| corrupt(job_id, "tensor shape"))?
-            .iter()
-            .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
-            .collect::<Option<_>>()
-            .ok_or_else(|| corrupt(job_id, "tensor shape"))?;
+    for (name, shape) in described {
         let len: usize = shape.iter().product();
         let tensor_values: Vec<f32> = values.by_ref().take(len).collect();
         if tensor_values.len() != len {
             return Err(corrupt(job_id, "weights shorter than the shapes"));
         }
         tensors.push(Tensor {
-            name: name.to_owned(),
+            name,
             shape,
             values: tensor_values,
         });
@@ -385,6 +401,25 @@ impl Predictor {
         }
         let outputs = crate::train::predict(&self.layers, &self.tensors, inputs.view())
             .map_err(|e| JobsError::InvalidInput(vec![Rejection::new("inputs", e.to_string())]))?;
+        // Finite inputs can still overflow inside the network (3e38 through a kernel): such a
+        // row has no answer, and a class read off NaNs would be made up.
+        let overflowed: Vec<Rejection> = outputs
+            .rows()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|v| !v.is_finite()))
+            .take(MAX_ERRORS)
+            .map(|(r, _)| {
+                Rejection::new(
+                    format!("inputs[{r}]"),
+                    "gives outputs that are not finite numbers: the features are too large for \
+                     this model",
+                )
+            })
+            .collect();
+        if !overflowed.is_empty() {
+            return Err(JobsError::InvalidInput(overflowed));
+        }
         let classes = self.n_classes.map(|_| {
             outputs
                 .rows()
@@ -447,7 +482,12 @@ pub fn parse_inputs(body: &Value, width: usize, max_rows: usize) -> Result<Array
             what: "predict rows",
         }));
     }
-    let mut values = Vec::with_capacity(rows.len() * width);
+    // Sized only once every row is known to hold `width` cells: the cells are then in the
+    // request already, so an imported model's width cannot make this allocation large.
+    let well_formed = rows
+        .iter()
+        .all(|row| row.as_array().is_some_and(|cells| cells.len() == width));
+    let mut values = Vec::with_capacity(if well_formed { rows.len() * width } else { 0 });
     let mut problems = Vec::new();
     for (r, row) in rows.iter().enumerate() {
         let Some(cells) = row.as_array() else {

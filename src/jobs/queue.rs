@@ -21,6 +21,7 @@ use super::imported::{self, ImportBody};
 use super::lease::Node;
 use super::metrics::ServiceMetrics;
 use super::model::{ExportFormat, Prediction, Predictor, PredictorCache, parse_inputs};
+use super::spec::FieldError;
 use super::validate::{ValidatedJob, WarmStart, validate};
 use super::worker::{Doorbell, RunningJobs, StopReason};
 
@@ -100,17 +101,22 @@ pub(super) fn check_limits(validated: &ValidatedJob, limits: &Limits) -> Result<
             what: "dataset cells",
         }));
     }
-    let work = validated
-        .total_steps
-        .saturating_mul(validated.batch_size as u64)
-        .saturating_mul(parameters);
+    let work = validated.work();
     if work > limits.max_work {
         return Err(JobsError::Limit(LimitExceeded {
             limit: "--max-work",
             maximum: limits.max_work,
             requested: Some(work),
-            path: Some("training.epochs".into()),
-            what: "work (steps × batch size × parameters)",
+            path: Some(
+                if validated.pretraining_passes() > validated.training_passes() {
+                    "initializer.epochs"
+                } else {
+                    "training.epochs"
+                }
+                .into(),
+            ),
+            what: "work ((steps × batch size + epochs × validation rows + DBN passes) × \
+                   parameters)",
         }));
     }
     Ok(work)
@@ -216,6 +222,52 @@ impl JobQueue {
         Ok(events.len())
     }
 
+    /// Why a job's warm start cannot work, if it cannot: its source job has no model, the
+    /// imported model does not exist, or their tensors are not the architecture's (checked on
+    /// the stored description, without decoding the weights).
+    pub(super) async fn warm_start_refusal(
+        &self,
+        validated: &ValidatedJob,
+    ) -> Result<Option<FieldError>, JobsError> {
+        let refusal = |path: &str, message: String| {
+            Some(FieldError {
+                path: path.to_owned(),
+                message,
+                value: None,
+            })
+        };
+        let (path, source, record) = match &validated.warm_start {
+            None => return Ok(None),
+            Some(WarmStart::Job(source)) => match self.store.model(source).await? {
+                Some(record) => ("initializer.job_id", source, record),
+                None => {
+                    return Ok(refusal(
+                        "initializer.job_id",
+                        format!("job {source:?} has no trained model"),
+                    ));
+                }
+            },
+            Some(WarmStart::Model(id)) => match self.store.imported_model(id).await? {
+                Some(imported) => ("initializer.model_id", id, imported.model),
+                None => {
+                    return Ok(refusal(
+                        "initializer.model_id",
+                        format!("no model with id {id:?}"),
+                    ));
+                }
+            },
+        };
+        let shapes = super::model::tensor_shapes(source, &record)?;
+        let shapes: Vec<(&str, &[usize])> = shapes
+            .iter()
+            .map(|(name, shape)| (name.as_str(), shape.as_slice()))
+            .collect();
+        Ok(validated
+            .warm_start_fits(&shapes)
+            .err()
+            .and_then(|message| refusal(path, message)))
+    }
+
     /// Validates a spec and queues it (or only sizes it, for a dry run). Every spec error is
     /// reported at once, by path; then the limits are checked.
     pub async fn submit(&self, submission: Submission) -> Result<Submitted, JobsError> {
@@ -234,24 +286,11 @@ impl JobQueue {
                 )
             })?;
         let work = check_limits(&validated, &self.limits)?;
-        match &validated.warm_start {
-            None => {}
-            Some(WarmStart::Job(source)) if self.store.model(source).await?.is_none() => {
-                return Err(JobsError::InvalidSpec(vec![Rejection::new(
-                    "initializer.job_id",
-                    format!("job {source:?} has no trained model"),
-                )]));
-            }
-            Some(WarmStart::Job(_)) => {}
-            Some(WarmStart::Model(model_id))
-                if self.store.imported_model(model_id).await?.is_none() =>
-            {
-                return Err(JobsError::InvalidSpec(vec![Rejection::new(
-                    "initializer.model_id",
-                    format!("no model with id {model_id:?}"),
-                )]));
-            }
-            Some(WarmStart::Model(_)) => {}
+        if let Some(refusal) = self.warm_start_refusal(&validated).await? {
+            return Err(JobsError::InvalidSpec(vec![Rejection::new(
+                refusal.path,
+                refusal.message,
+            )]));
         }
         if submission.dry_run {
             return Ok(Submitted::DryRun(Box::new(DryRun { validated, work })));
@@ -282,7 +321,9 @@ impl JobQueue {
                 Ok(Submitted::Created(job))
             }
             InsertJob::Replayed(job) => Ok(Submitted::Replayed(job)),
-            InsertJob::KeyReused { job_id } => Err(JobsError::IdempotencyKeyReused { job_id }),
+            InsertJob::KeyReused { job_id } => Err(JobsError::IdempotencyKeyReused {
+                earlier: format!("job {job_id}"),
+            }),
             InsertJob::QueueFull { queued } => Err(JobsError::QueueFull {
                 queued,
                 maximum: self.limits.max_queued_jobs,

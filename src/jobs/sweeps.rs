@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::datasets::{StoreCatalog, referenced_datasets};
 use super::error::{JobsError, LimitExceeded, Rejection};
@@ -31,13 +32,23 @@ use super::plots::render;
 use super::queue::{CANCEL_WAIT, JobQueue, check_limits, draw_seed, now_ms};
 use super::recorder::higher_is_better;
 use super::spec::{FieldError, MAX_NAME_CHARS};
-use super::validate::{ValidatedJob, WarmStart, validate};
+use super::validate::{ValidatedJob, validate};
 use super::worker::StopReason;
 use crate::plot::job::compare;
 use crate::store::{
-    CancelSweep, DeleteSweep, InsertSweep, JobStatus, NewJob, NewSweep, SweepEntry, SweepJob,
-    SweepQuery, SweepRow,
+    CancelSweep, DeleteSweep, Idempotency, InsertSweep, JobStatus, NewJob, NewSweep, SweepEntry,
+    SweepJob, SweepQuery, SweepRow,
 };
+
+/// The most fields one grid may vary (each with at least one value).
+const MAX_GRID_KEYS: usize = 32;
+
+/// The most dotted parts in a grid key: a job spec's deepest field (a layer inside eight levels
+/// of residual blocks) has about twenty.
+const MAX_GRID_KEY_SEGMENTS: usize = 32;
+
+/// The longest grid key, in characters.
+const MAX_GRID_KEY_CHARS: usize = 256;
 
 /// The metric a sweep summary ranks jobs by unless asked otherwise.
 pub const DEFAULT_METRIC: &str = "val_loss";
@@ -220,11 +231,18 @@ pub fn read_request(body: &Value, max_jobs: u64) -> Result<SweepRequest, JobsErr
     };
     let mut axes = Vec::new();
     match fields.get("grid") {
+        Some(Value::Object(grid)) if grid.len() > MAX_GRID_KEYS => errors.push(Rejection::new(
+            "/grid",
+            format!(
+                "varies {} fields; a sweep varies at most {MAX_GRID_KEYS}",
+                grid.len()
+            ),
+        )),
         Some(Value::Object(grid)) if !grid.is_empty() => {
             let mut keys: Vec<&String> = grid.keys().collect();
             keys.sort();
             for key in keys {
-                if let Some(axis) = read_axis(key, &grid[key.as_str()], &mut errors) {
+                if let Some(axis) = read_axis(key, &grid[key.as_str()], max_jobs, &mut errors) {
                     axes.push(axis);
                 }
             }
@@ -292,8 +310,23 @@ pub fn read_request(body: &Value, max_jobs: u64) -> Result<SweepRequest, JobsErr
     }
 }
 
-fn read_axis(key: &str, values: &Value, errors: &mut Vec<Rejection>) -> Option<Axis> {
+fn read_axis(
+    key: &str,
+    values: &Value,
+    max_jobs: u64,
+    errors: &mut Vec<Rejection>,
+) -> Option<Axis> {
     let path = pointer(&["grid", key]);
+    if key.chars().count() > MAX_GRID_KEY_CHARS || key.split('.').count() > MAX_GRID_KEY_SEGMENTS {
+        errors.push(Rejection::new(
+            path,
+            format!(
+                "is longer than a path into a job spec can be: at most \
+                 {MAX_GRID_KEY_SEGMENTS} dotted parts and {MAX_GRID_KEY_CHARS} characters"
+            ),
+        ));
+        return None;
+    }
     let segments: Vec<String> = key.split('.').map(str::to_owned).collect();
     if segments.iter().any(String::is_empty) {
         errors.push(Rejection::new(
@@ -320,8 +353,15 @@ fn read_axis(key: &str, values: &Value, errors: &mut Vec<Rejection>) -> Option<A
         errors.push(Rejection::new(path, "must list at least one value"));
         return None;
     }
+    // A list longer than a sweep may be is refused as such (`--max-sweep-jobs`, below) before
+    // the pairwise search for repeats, which is quadratic in the length.
+    let searched = if list.len() as u64 > max_jobs {
+        &list[..0]
+    } else {
+        &list[..]
+    };
     let mut clean = true;
-    for (index, value) in list.iter().enumerate() {
+    for (index, value) in searched.iter().enumerate() {
         if let Some(first) = list[..index].iter().position(|v| v == value) {
             errors.push(Rejection::new(
                 pointer(&["grid", key, &index.to_string()]),
@@ -635,6 +675,8 @@ pub struct PlannedSweep {
 pub enum SweepSubmitted {
     DryRun(PlannedSweep),
     Created(SweepDetails),
+    /// An earlier request with the same `Idempotency-Key` and body created this sweep.
+    Replayed(SweepDetails),
 }
 
 /// A sweep with its jobs, as stored.
@@ -722,11 +764,13 @@ pub fn best_of(values: impl Iterator<Item = (usize, f64)>, higher: bool) -> Opti
 }
 
 impl JobQueue {
-    /// Reads, expands and validates a sweep; unless `dry_run`, queues all its jobs atomically.
+    /// Reads, expands and validates a sweep; unless `dry_run`, queues all its jobs atomically
+    /// (or, when `idempotency_key` came with this same body before, returns that sweep).
     pub async fn submit_sweep(
         &self,
         body: &Value,
         dry_run: bool,
+        idempotency_key: Option<String>,
     ) -> Result<SweepSubmitted, JobsError> {
         let request = read_request(body, self.limits().max_sweep_jobs)?;
         let combinations = request.combinations();
@@ -753,7 +797,7 @@ impl JobQueue {
         let mut planned = Vec::with_capacity(checked.len());
         for (index, (spec, result)) in checked.into_iter().enumerate() {
             match result {
-                Ok(validated) => match self.missing_warm_start(&validated).await? {
+                Ok(validated) => match self.warm_start_refusal(&validated).await? {
                     Some(error) => failures.push((index, vec![error])),
                     None => planned.push((index, spec, validated)),
                 },
@@ -790,37 +834,18 @@ impl JobQueue {
         if dry_run {
             return Ok(SweepSubmitted::DryRun(plan));
         }
-        self.insert_sweep(body, plan).await
-    }
-
-    /// The error of a warm start whose source does not exist (any more).
-    async fn missing_warm_start(
-        &self,
-        validated: &ValidatedJob,
-    ) -> Result<Option<FieldError>, JobsError> {
-        let missing = |path: &str, message: String| FieldError {
-            path: path.to_owned(),
-            message,
-            value: None,
-        };
-        Ok(match &validated.warm_start {
-            Some(WarmStart::Job(source)) if self.store().model(source).await?.is_none() => {
-                Some(missing(
-                    "initializer.job_id",
-                    format!("job {source:?} has no trained model"),
-                ))
-            }
-            Some(WarmStart::Model(id)) if self.store().imported_model(id).await?.is_none() => Some(
-                missing("initializer.model_id", format!("no model with id {id:?}")),
-            ),
-            _ => None,
-        })
+        let idempotency = idempotency_key.map(|key| Idempotency {
+            key,
+            request_hash: hex::encode(Sha256::digest(body.to_string().as_bytes())),
+        });
+        self.insert_sweep(body, plan, idempotency).await
     }
 
     async fn insert_sweep(
         &self,
         body: &Value,
         plan: PlannedSweep,
+        idempotency: Option<Idempotency>,
     ) -> Result<SweepSubmitted, JobsError> {
         let created_at = now_ms();
         let jobs = plan
@@ -853,6 +878,7 @@ impl JobQueue {
             grid: body["grid"].to_string(),
             seed: plan.seed,
             created_at,
+            idempotency,
             jobs,
             max_queued: self.limits().max_queued_jobs,
         };
@@ -870,6 +896,14 @@ impl JobQueue {
                     jobs,
                 }))
             }
+            InsertSweep::Replayed { sweep, jobs } => Ok(SweepSubmitted::Replayed(SweepDetails {
+                varying: plan.varying,
+                sweep,
+                jobs,
+            })),
+            InsertSweep::KeyReused { sweep_id } => Err(JobsError::IdempotencyKeyReused {
+                earlier: format!("sweep {sweep_id}"),
+            }),
             InsertSweep::QueueFull { queued } => Err(JobsError::QueueFull {
                 queued,
                 maximum: self.limits().max_queued_jobs,

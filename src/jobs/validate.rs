@@ -112,35 +112,95 @@ pub enum ValidationPlan {
 }
 
 impl ValidatedJob {
+    /// The most work the job can take, in sample-passes × parameters: every optimizer step's
+    /// batch (`total_steps · batch_size`), every epoch's validation pass (`epochs ·
+    /// n_validation`) and, with DBN pre-training, every contrastive-divergence pass over the
+    /// training rows (`dbn epochs · cd_steps · n_train`), each times the parameter count.
+    /// Saturates rather than overflows.
+    pub fn work(&self) -> u64 {
+        self.training_passes()
+            .saturating_add(self.pretraining_passes())
+            .saturating_mul(self.parameter_count as u64)
+    }
+
+    /// Rows passed through the network by training and validation: `total_steps · batch_size
+    /// + epochs · n_validation`.
+    pub fn training_passes(&self) -> u64 {
+        let validation = (self.plan.epochs as u64).saturating_mul(self.n_validation as u64);
+        self.total_steps
+            .saturating_mul(self.batch_size as u64)
+            .saturating_add(validation)
+    }
+
+    /// Rows passed through the RBMs by DBN pre-training (`epochs · cd_steps · n_train`), 0
+    /// without it.
+    pub fn pretraining_passes(&self) -> u64 {
+        match &self.plan.initialization {
+            Initialization::DbnPretraining { config, .. } => (config.epochs as u64)
+                .saturating_mul(config.cd_steps as u64)
+                .saturating_mul(self.n_train as u64),
+            _ => 0,
+        }
+    }
+
     /// The engine's plan. For a warm start its parameters are empty: use
     /// [`ValidatedJob::plan_with_parameters`] with the loaded weights instead.
     pub fn plan(&self) -> Plan {
         self.plan.clone()
     }
 
+    /// Whether weights of these names and shapes are exactly the network's tensors (in any
+    /// order); the error names the first tensor that is missing, misshapen or extra.
+    pub fn warm_start_fits(&self, tensors: &[(&str, &[usize])]) -> Result<(), String> {
+        for expected in &self.parameters {
+            let Some((name, shape)) = tensors.iter().find(|(name, _)| *name == expected.name)
+            else {
+                return Err(format!("the weights have no tensor {}", expected.name));
+            };
+            if *shape != expected.shape.as_slice() {
+                return Err(format!(
+                    "tensor {name} has shape {shape:?}, the architecture needs {:?}",
+                    expected.shape
+                ));
+            }
+        }
+        match tensors
+            .iter()
+            .find(|(name, _)| !self.parameters.iter().any(|p| p.name == *name))
+        {
+            Some((extra, _)) => Err(format!(
+                "the weights have a tensor {extra} the architecture does not"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The plan starting from `parameters`, which must be exactly the network's tensors (names
     /// and shapes as in [`ValidatedJob::parameters`]); they are put in the network's order.
     pub fn plan_with_parameters(&self, parameters: Vec<Tensor>) -> Result<Plan, String> {
+        let shapes: Vec<(&str, &[usize])> = parameters
+            .iter()
+            .map(|t| (t.name.as_str(), t.shape.as_slice()))
+            .collect();
+        self.warm_start_fits(&shapes)?;
         let mut ordered = Vec::with_capacity(self.parameters.len());
         let mut remaining = parameters;
         for expected in &self.parameters {
-            let Some(position) = remaining.iter().position(|t| t.name == expected.name) else {
-                return Err(format!("the weights have no tensor {}", expected.name));
-            };
+            let position = remaining
+                .iter()
+                .position(|t| t.name == expected.name)
+                .ok_or_else(|| format!("the weights have no tensor {}", expected.name))?;
             let tensor = remaining.swap_remove(position);
-            if tensor.shape != expected.shape || tensor.values.len() != expected.len() {
+            if tensor.values.len() != expected.len() {
                 return Err(format!(
-                    "tensor {} has shape {:?}, the architecture needs {:?}",
-                    tensor.name, tensor.shape, expected.shape
+                    "tensor {} holds {} values, its shape {:?} needs {}",
+                    tensor.name,
+                    tensor.values.len(),
+                    expected.shape,
+                    expected.len()
                 ));
             }
             ordered.push(tensor);
-        }
-        if let Some(extra) = remaining.first() {
-            return Err(format!(
-                "the weights have a tensor {} the architecture does not",
-                extra.name
-            ));
         }
         let mut plan = self.plan.clone();
         plan.initialization = Initialization::WarmStart {
@@ -165,6 +225,13 @@ pub fn validate(
         _ => Err(errors.into_vec()),
     }
 }
+
+/// The most step records (`training.log_every_steps`) one job may store: about 25 MB.
+pub const MAX_STEP_RECORDS: u64 = 100_000;
+
+/// The most per-layer statistics (kernels × epochs) one job's epoch records may hold: about
+/// 250 MB; a 20-layer network may run the full 100 000 epochs, a 256-layer one 7 800.
+pub const MAX_LAYER_ENTRIES: u64 = 2_000_000;
 
 /// What the cross-field checks learnt about the data.
 struct DataFacts {
@@ -213,6 +280,23 @@ fn check_across(
         }
         if let Some(training) = &parts.training {
             check_output(&architecture.layers, training, &facts.shape, errors);
+            let kernels = parameter_shapes(&layers, facts.shape.features)
+                .iter()
+                .filter(|p| p.name.ends_with(".kernel"))
+                .count() as u64;
+            let entries = kernels.saturating_mul(training.epochs as u64);
+            if entries > MAX_LAYER_ENTRIES {
+                errors.add(
+                    "training.epochs",
+                    format!(
+                        "every epoch record holds statistics for each of the network's {kernels} \
+                         kernels, {entries} in all over {} epochs; at most {MAX_LAYER_ENTRIES} \
+                         are stored per job",
+                        training.epochs
+                    ),
+                    None,
+                );
+            }
         }
     }
     if let (Some(training), Some(facts)) = (&parts.training, &facts) {
@@ -456,6 +540,18 @@ fn check_output(
     let (activation, activation_path) = output_activation(layers);
     let loss_name = super::spec::read::name_of(super::spec::training::LOSSES, &training.loss);
     match (&data.targets, training.loss) {
+        (TargetShape::Classes { n_classes, .. }, loss)
+            if *n_classes < 2 && loss != Loss::MeanSquaredError =>
+        {
+            errors.add(
+                "data",
+                format!(
+                    "the data has only {n_classes} class; {loss_name} needs at least 2 \
+                     to tell apart"
+                ),
+                None,
+            );
+        }
         (
             TargetShape::Values { .. },
             Loss::SparseCategoricalCrossentropy
@@ -560,6 +656,26 @@ fn check_training(
     data: Option<&DataSpec>,
     errors: &mut Errors,
 ) {
+    if let Some(every) = training.log_every_steps {
+        let batch = match training.batch_size {
+            BatchSize::Samples(n) => n,
+            BatchSize::Full => facts.n_train,
+        };
+        let steps =
+            (facts.n_train.div_ceil(batch.max(1)) as u64).saturating_mul(training.epochs as u64);
+        let records = steps / every as u64;
+        if records > MAX_STEP_RECORDS {
+            errors.add(
+                "training.log_every_steps",
+                format!(
+                    "would store {records} step records over the job's {steps} steps; at most \
+                     {MAX_STEP_RECORDS} are stored per job, so it must be at least {}",
+                    steps.div_ceil(MAX_STEP_RECORDS)
+                ),
+                Some(&Value::from(every)),
+            );
+        }
+    }
     if let BatchSize::Samples(batch) = training.batch_size
         && facts.n_train > 0
         && batch > facts.n_train

@@ -736,7 +736,11 @@ fn run_job(shared: &Shared, job: &JobRow, control: &RunControl) {
             tracing::warn!(job = %job.id, attempt = job.attempt, "stopped: the lease was lost");
         }
         Err(TrainError::Cancelled { epoch, step }) => {
-            recorder.log(&format!("cancelled at epoch {epoch}, step {step}"));
+            recorder.log(&if step == 0 {
+                "cancelled before the first step".to_owned()
+            } else {
+                format!("cancelled at epoch {epoch}, step {step}")
+            });
             let events = recorder.take_pending();
             let progress = recorder.progress(false);
             end(

@@ -358,6 +358,9 @@ pub struct NewSweep {
     pub grid: String,
     pub seed: u64,
     pub created_at: i64,
+    /// The request's `Idempotency-Key` and digest: a second insert with the same key replays
+    /// the first sweep (same digest) or is refused (another digest).
+    pub idempotency: Option<Idempotency>,
     /// The jobs in sweep order, each with the JSON text of its overrides (`{grid key: value}`).
     /// Their `idempotency` is ignored.
     pub jobs: Vec<(NewJob, String)>,
@@ -396,6 +399,13 @@ pub enum InsertSweep {
         jobs: Vec<SweepJob>,
         events: Vec<EventRow>,
     },
+    /// The key came with the same request before: that sweep, as it is now.
+    Replayed {
+        sweep: SweepRow,
+        jobs: Vec<SweepJob>,
+    },
+    /// The key came with a different request before.
+    KeyReused { sweep_id: String },
     /// Not enough room in the queue for every job.
     QueueFull { queued: u64 },
     /// A dataset a job reads has been deleted meanwhile.

@@ -926,6 +926,25 @@ async fn sweep_job_ids(
 impl SqliteStore {
     async fn insert_sweep_inner(&self, sweep: NewSweep) -> Result<InsertSweep, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(idempotency) = &sweep.idempotency {
+            let seen =
+                sqlx::query("SELECT id, request_hash FROM sweeps WHERE idempotency_key = $1")
+                    .bind(&idempotency.key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(seen) = seen {
+                let id: String = seen.try_get("id")?;
+                let hash: Option<String> = seen.try_get("request_hash")?;
+                if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
+                    let row = fetch_sweep(&mut tx, &id).await?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("sweep {id} vanished inside a transaction"))
+                    })?;
+                    let jobs = fetch_sweep_jobs(&mut tx, &id).await?;
+                    return Ok(InsertSweep::Replayed { sweep: row, jobs });
+                }
+                return Ok(InsertSweep::KeyReused { sweep_id: id });
+            }
+        }
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
             .fetch_one(&mut *tx)
             .await?;
@@ -948,8 +967,8 @@ impl SqliteStore {
             }
         }
         sqlx::query(
-            "INSERT INTO sweeps (id, name, base, grid, seed, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sweeps (id, name, base, grid, seed, created_at, idempotency_key, \
+             request_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&sweep.id)
         .bind(&sweep.name)
@@ -957,6 +976,8 @@ impl SqliteStore {
         .bind(&sweep.grid)
         .bind(sweep.seed.to_string())
         .bind(sweep.created_at)
+        .bind(sweep.idempotency.as_ref().map(|i| i.key.as_str()))
+        .bind(sweep.idempotency.as_ref().map(|i| i.request_hash.as_str()))
         .execute(&mut *tx)
         .await?;
         let mut events = Vec::with_capacity(sweep.jobs.len());

@@ -175,6 +175,7 @@ on_both_backends!(
     an_expired_lease_of_a_job_asked_to_cancel_ends_it_cancelled,
     the_checkpoint_goes_when_the_job_is_cancelled_or_deleted,
     a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one,
+    a_sweep_idempotency_key_replays_the_same_request_and_refuses_another,
 );
 
 fn new_job(id: &str, priority: i64, created_at: i64) -> NewJob {
@@ -781,6 +782,7 @@ fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
         grid: r#"{"training.seed":[1,2,3]}"#.into(),
         seed: 7,
         created_at: 10,
+        idempotency: None,
         jobs: job_ids
             .iter()
             .enumerate()
@@ -793,6 +795,48 @@ fn new_sweep(id: &str, job_ids: &[&str], max_queued: u64) -> NewSweep {
             .collect(),
         max_queued,
     }
+}
+
+async fn a_sweep_idempotency_key_replays_the_same_request_and_refuses_another(db: &TestDb) {
+    let keyed = |id: &str, job_ids: &[&str], hash: &str| NewSweep {
+        idempotency: Some(Idempotency {
+            key: "k1".into(),
+            request_hash: hash.into(),
+        }),
+        ..new_sweep(id, job_ids, 100)
+    };
+    // A job's key is not a sweep's: the same key on a job first does not replay a sweep.
+    insert(
+        &*db.store,
+        NewJob {
+            idempotency: Some(Idempotency {
+                key: "k1".into(),
+                request_hash: "h1".into(),
+            }),
+            ..new_job("single", 0, 1)
+        },
+    )
+    .await;
+    let created = db.store.insert_sweep(keyed("s1", &["a", "b"], "h1")).await;
+    let Ok(InsertSweep::Created { jobs: first, .. }) = created else {
+        panic!("expected a created sweep, got {created:?}");
+    };
+    match db.store.insert_sweep(keyed("s2", &["c", "d"], "h1")).await {
+        Ok(InsertSweep::Replayed { sweep, jobs }) => {
+            assert_eq!(sweep.id, "s1");
+            assert_eq!(jobs, first);
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    match db.store.insert_sweep(keyed("s3", &["e"], "h2")).await {
+        Ok(InsertSweep::KeyReused { sweep_id }) => assert_eq!(sweep_id, "s1"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Neither the replay nor the refusal queued anything.
+    for id in ["c", "d", "e"] {
+        assert!(db.store.job(id).await.expect("read").is_none());
+    }
+    assert!(db.store.sweep("s2").await.expect("read").is_none());
 }
 
 async fn a_sweep_is_inserted_whole_or_not_at_all_and_cancelled_and_deleted_as_one(db: &TestDb) {

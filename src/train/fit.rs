@@ -207,7 +207,7 @@ pub fn fit(
             &mut snapshot,
         )?,
         None => {
-            initialize(plan, train, &mut network, observer)?;
+            initialize(plan, train, &mut network, observer, cancel)?;
             0
         }
     };
@@ -1027,6 +1027,7 @@ fn initialize(
     train: &Dataset,
     network: &mut Network,
     observer: &mut dyn Observer,
+    cancel: &AtomicBool,
 ) -> Result<(), TrainError> {
     let default_kernel = match &plan.initialization {
         Initialization::Random { kernel } => *kernel,
@@ -1046,7 +1047,7 @@ fn initialize(
         }
     }
     if let Initialization::DbnPretraining { config, .. } = &plan.initialization {
-        pretrain(plan, train, network, config, observer)?;
+        pretrain(plan, train, network, config, observer, cancel)?;
     }
     Ok(())
 }
@@ -1087,6 +1088,7 @@ fn pretrain(
     network: &mut Network,
     config: &dbn::DbnConfig,
     observer: &mut dyn Observer,
+    cancel: &AtomicBool,
 ) -> Result<(), TrainError> {
     let dense: Vec<(usize, usize)> = network
         .variables
@@ -1125,8 +1127,12 @@ fn pretrain(
         config,
         &mut rng,
         &mut progress,
+        cancel,
     )
-    .map_err(|e| TrainError::Initialization(e.to_string()))?;
+    .map_err(|e| match e {
+        dbn::DbnError::Cancelled => TrainError::Cancelled { epoch: 0, step: 0 },
+        other => TrainError::Initialization(other.to_string()),
+    })?;
     for (&(k, _), layer) in hidden.iter().zip(layers) {
         network.variables[k].values.copy_from_slice(&layer.kernel);
         let bias_name = network.variables[k].name.replace(".kernel", ".bias");

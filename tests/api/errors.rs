@@ -126,6 +126,14 @@ fn cases() -> Vec<Case> {
         ),
         case("empty body", M::POST, "/v1/jobs", JSON, "", MALFORMED),
         case(
+            "a key twice in one object",
+            M::POST,
+            "/v1/descent",
+            JSON,
+            "{\"function\": \"x1\", \"x0\": [1], \"function\": \"x1*x1\"}",
+            MALFORMED,
+        ),
+        case(
             "single quotes",
             M::POST,
             "/v1/jobs",

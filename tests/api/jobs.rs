@@ -44,7 +44,8 @@ async fn a_dry_run_resolves_the_spec_and_sizes_the_job_without_queueing_it() {
     // 105 training rows in batches of 15, 1000 epochs
     assert_eq!(dry["steps_per_epoch"], 7);
     assert_eq!(dry["total_steps"], 7000);
-    assert_eq!(dry["work"], 7000 * 15 * 131);
+    // (7000 steps × 15 rows + 1000 epochs × 45 validation rows) × 131 parameters
+    assert_eq!(dry["work"], (7000 * 15 + 1000 * 45) * 131);
     assert_eq!(dry["resolved_spec"]["training"]["seed"], 7);
     assert_eq!(dry["resolved_spec"]["optimizer"]["nesterov"], false);
     let jobs = body(app.get("/v1/jobs").await, StatusCode::OK).await;

@@ -92,3 +92,59 @@ async fn work_and_dataset_size_limits_name_their_flag_and_value() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_counts_validation_passes_and_dbn_pretraining() {
+    let mut options = Options {
+        workers: 0,
+        ..Options::default()
+    };
+    options.limits.max_work = 1_000_000;
+    let app = spawn_app_with(options).await;
+    // Validation passes count too: 4 training rows, 100 000 generated validation rows.
+    let validated = json!({
+        "data": {"type": "generated", "name": "xor", "samples": 4,
+                 "validation": {"type": "generated", "name": "xor", "samples": 100_000}},
+        "architecture": {"layers": [{"type": "dense", "units": 8, "activation": "tanh"},
+                                    {"type": "dense", "units": 1, "activation": "sigmoid"}]},
+        "training": {"loss": "binary_crossentropy", "batch_size": 4, "epochs": 10, "seed": 1}
+    });
+    let refused = problem(
+        app.post_json("/v1/jobs", &validated).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit-exceeded",
+    )
+    .await;
+    // (10 steps × 4 rows + 10 epochs × 100 000 rows) × 33 parameters
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("33001320 exceeds --max-work 1000000")),
+        "{refused}"
+    );
+    // And so does DBN pre-training: 1000 epochs × 10 Gibbs steps × 4 rows × 33 parameters.
+    let pretrained = json!({
+        "data": {"type": "inline", "features": [[0, 0], [0, 1], [1, 0], [1, 1]],
+                 "labels": [0, 1, 1, 0]},
+        "architecture": {"layers": [{"type": "dense", "units": 8, "activation": "sigmoid"},
+                                    {"type": "dense", "units": 1, "activation": "sigmoid"}]},
+        "initializer": {"type": "dbn_pretraining", "epochs": 1000, "cd_steps": 10,
+                        "batch_size": 4},
+        "training": {"loss": "binary_crossentropy", "batch_size": 4, "epochs": 1, "seed": 1}
+    });
+    let refused = problem(
+        app.post_json("/v1/jobs", &pretrained).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit-exceeded",
+    )
+    .await;
+    assert_eq!(error_paths(&refused), ["initializer.epochs"]);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("1320132 exceeds --max-work 1000000")),
+        "{refused}"
+    );
+
+    app.stop().await;
+}

@@ -479,6 +479,85 @@ async fn an_import_whose_tensor_does_not_fit_the_architecture_is_refused_naming_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_wider_than_any_model_is_refused_and_the_widest_predicts_only_whole_rows() {
+    let app = spawn_app().await;
+    let parameter_free = |width: u64| {
+        json!({
+            "format": "trainyard.model.v1",
+            "architecture": {"layers": []},
+            "input_width": width,
+            "tensors": []
+        })
+    };
+    let refusal = problem(
+        app.post_json("/v1/models", &parameter_free(100_000_000_000))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-input",
+    )
+    .await;
+    assert_eq!(crate::support::error_paths(&refusal), ["input_width"]);
+
+    // The widest model there may be: a short row is refused before anything is sized by the
+    // width, and a whole row comes back as it went in.
+    let imported = body(
+        app.post_json("/v1/models", &parameter_free(65_536)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let predict = format!(
+        "/v1/models/{}/predict",
+        imported["id"].as_str().expect("an id")
+    );
+    let refusal = problem(
+        app.post_json(&predict, &json!({"inputs": [[1.0]]})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-input",
+    )
+    .await;
+    assert_eq!(crate::support::error_paths(&refusal), ["inputs[0]"]);
+    let row: Vec<f32> = (0..65_536).map(|i| i as f32).collect();
+    let predicted = body(
+        app.post_json(&predict, &json!({"inputs": [row]})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(predicted["outputs"][0][65_535], 65_535.0);
+
+    // Finite features that overflow inside the network have no prediction: 10 · 3e38.
+    let scaling = body(
+        app.post_json(
+            "/v1/models",
+            &json!({
+                "format": "trainyard.model.v1",
+                "architecture": {"layers": [{"type": "dense", "units": 1, "activation": "linear"}]},
+                "input_width": 1,
+                "tensors": [
+                    {"name": "layers.0.kernel", "shape": [1, 1], "values": [3e38]},
+                    {"name": "layers.0.bias", "shape": [1], "values": [0.0]}
+                ]
+            }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let predict = format!(
+        "/v1/models/{}/predict",
+        scaling["id"].as_str().expect("an id")
+    );
+    let refusal = problem(
+        app.post_json(&predict, &json!({"inputs": [[0.5], [10.0]]}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-input",
+    )
+    .await;
+    assert_eq!(crate::support::error_paths(&refusal), ["inputs[1]"]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_warm_starts_from_an_imported_model() {
     let app = spawn_app().await;
     let id = trained_iris_job(&app).await;
@@ -525,5 +604,34 @@ async fn a_job_warm_starts_from_an_imported_model() {
         crate::support::error_paths(&refusal),
         ["initializer.model_id"]
     );
+
+    // Weights that are not the architecture's are refused at submit, from the model and from
+    // the job alike: 8 hidden units here, 16 in the source.
+    for initializer in [
+        json!({"type": "from_model", "model_id": model_id}),
+        json!({"type": "from_job", "job_id": id}),
+    ] {
+        let mut spec = iris_spec(5);
+        spec["architecture"]["layers"][0]["units"] = json!(8);
+        spec["initializer"] = initializer.clone();
+        let refusal = problem(
+            app.post_json("/v1/jobs", &spec).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-spec",
+        )
+        .await;
+        let field = if initializer["type"] == "from_job" {
+            "initializer.job_id"
+        } else {
+            "initializer.model_id"
+        };
+        assert_eq!(crate::support::error_paths(&refusal), [field]);
+        assert!(
+            refusal
+                .to_string()
+                .contains("layers.0.kernel has shape [4, 16]"),
+            "{refusal:#}"
+        );
+    }
     app.stop().await;
 }

@@ -168,6 +168,62 @@ async fn a_grid_expands_into_one_job_per_combination_in_sweep_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_sweep_with_its_idempotency_key_is_queued_once() {
+    let app = spawn_app_with(Options {
+        workers: 0,
+        ..Options::default()
+    })
+    .await;
+    let sweep = |rates: Value| json!({"base": base(2), "grid": {"optimizer.learning_rate": rates}});
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/sweeps"))
+            .header("idempotency-key", "sweep-retry-1")
+            .json(&body)
+            .send()
+    };
+    let first = body(
+        send(sweep(json!([0.01, 0.1]))).await.expect("sent"),
+        StatusCode::CREATED,
+    )
+    .await;
+    let retry = send(sweep(json!([0.01, 0.1]))).await.expect("sent");
+    assert_eq!(
+        retry.headers()["location"],
+        format!("/v1/sweeps/{}", first["id"].as_str().unwrap_or_default()).as_str()
+    );
+    let retry = body(retry, StatusCode::OK).await;
+    assert_eq!(retry["id"], first["id"]);
+    assert_eq!(job_ids(&retry), job_ids(&first));
+    let refused = problem(
+        send(sweep(json!([0.5]))).await.expect("sent"),
+        StatusCode::CONFLICT,
+        "idempotency-key-reused",
+    )
+    .await;
+    let detail = refused["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(first["id"].as_str().unwrap_or("?")),
+        "{detail}"
+    );
+    // The same key on a single job is a key of its own.
+    let job = app
+        .client
+        .post(app.url("/v1/jobs"))
+        .header("idempotency-key", "sweep-retry-1")
+        .json(&iris_spec(2))
+        .send()
+        .await
+        .expect("sent");
+    body(job, StatusCode::CREATED).await;
+    let jobs = body(app.get("/v1/jobs").await, StatusCode::OK).await;
+    assert_eq!(jobs["items"].as_array().map(Vec::len), Some(3));
+    let sweeps = body(app.get("/v1/sweeps").await, StatusCode::OK).await;
+    assert_eq!(sweeps["items"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grid_with_one_invalid_value_is_refused_whole_and_inserts_nothing() {
     let app = spawn_app_with(Options {
         workers: 0,
@@ -272,6 +328,19 @@ async fn bad_sweep_bodies_are_refused_with_their_paths() {
             json!({"name": 5, "base": [], "grid": {"training.epochs": [1]}}),
             vec!["/name", "/base"],
         ),
+        (
+            json!({"base": base(2), "grid": {vec!["a"; 20_000].join("."): [1]}}),
+            vec![
+                Box::leak(format!("/grid/{}", vec!["a"; 20_000].join(".")).into_boxed_str())
+                    as &str,
+            ],
+        ),
+        (
+            json!({"base": base(2), "grid": (0..40)
+                .map(|i| (format!("training.x{i}"), json!([1])))
+                .collect::<serde_json::Map<String, Value>>()}),
+            vec!["/grid"],
+        ),
     ];
     for (sweep, paths) in cases {
         let refused = problem(
@@ -282,6 +351,25 @@ async fn bad_sweep_bodies_are_refused_with_their_paths() {
         .await;
         assert_eq!(error_paths(&refused), paths, "{sweep}: {refused:#}");
     }
+    // A list far longer than a sweep may be is refused as too many jobs, without a search
+    // for repeats among its values.
+    let long = problem(
+        app.post_json(
+            "/v1/sweeps",
+            &json!({"base": base(2), "grid": {"optimizer.learning_rate": vec![0.5; 200_000]}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit-exceeded",
+    )
+    .await;
+    assert!(
+        long["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("200000"),
+        "{long:#}"
+    );
     let too_many = problem(
         app.post_json(
             "/v1/sweeps",

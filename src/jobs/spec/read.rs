@@ -393,7 +393,10 @@ pub fn integer(value: &Value, path: &str, lo: u64, hi: u64, errors: &mut Errors)
             None
         };
     }
-    if x >= lo as f64 && x <= hi as f64 {
+    // Written as a float (2e19): `hi as f64` may round up (u64::MAX to 2^64), so the bounds
+    // are compared on the integer, once it is known to fit.
+    const TWO_TO_THE_64: f64 = 18_446_744_073_709_551_616.0;
+    if (0.0..TWO_TO_THE_64).contains(&x) && (lo..=hi).contains(&(x as u64)) {
         Some(x as u64)
     } else {
         errors.add(
@@ -527,6 +530,14 @@ mod tests {
             integer(&json!(u64::MAX), "b", 0, u64::MAX, &mut errors),
             Some(u64::MAX)
         );
+        // 2^64 and 2e19 are past u64::MAX, though `u64::MAX as f64` is 2^64.
+        let past: Value = serde_json::from_str("18446744073709551616").expect("json");
+        assert_eq!(integer(&past, "b", 0, u64::MAX, &mut errors), None);
+        assert_eq!(integer(&json!(2e19), "b", 0, u64::MAX, &mut errors), None);
+        assert_eq!(
+            integer(&json!(1e19), "b", 0, u64::MAX, &mut errors),
+            Some(10_000_000_000_000_000_000)
+        );
         assert_eq!(integer(&json!("15"), "b", 1, 100, &mut errors), None);
         let messages: Vec<String> = errors.into_vec().into_iter().map(|e| e.message).collect();
         assert_eq!(
@@ -535,6 +546,8 @@ mod tests {
                 "must be an integer, got 15.5",
                 "must be an integer in [1, 100], got -3",
                 "must be an integer in [1, 100], got 1e+300",
+                "must be an integer in [0, 18446744073709551615], got 1.8446744073709552e+19",
+                "must be an integer in [0, 18446744073709551615], got 2e+19",
                 "must be an integer, got \"15\""
             ]
         );

@@ -1460,3 +1460,50 @@ fn every_example_is_small_enough_for_the_test_suite() {
         assert!(work <= BUDGET, "{}: {work:.2e}", path.display());
     }
 }
+
+#[test]
+fn what_a_job_stores_is_bounded() {
+    // 7 steps an epoch × 100 000 epochs, one step record each: 700 000.
+    let mut spec = iris();
+    edit(&mut spec, "/training/epochs", json!(100_000));
+    edit(&mut spec, "/training/log_every_steps", json!(1));
+    let errors = errors_of(&spec);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "training.log_every_steps");
+    assert_eq!(
+        errors[0].message,
+        "would store 700000 step records over the job's 700000 steps; at most 100000 are \
+         stored per job, so it must be at least 7"
+    );
+    edit(&mut spec, "/training/log_every_steps", json!(7));
+    assert!(errors_of(&spec).is_empty());
+
+    // 21 kernels × 100 000 epochs of per-layer statistics: 2.1 million.
+    let mut layers = vec![json!({"type": "dense", "units": 4, "activation": "relu"}); 20];
+    layers.push(json!({"type": "dense", "units": 3, "activation": "softmax"}));
+    edit(&mut spec, "/architecture/layers", json!(layers));
+    edit(&mut spec, "/training/log_every_steps", json!(REMOVE));
+    let errors = errors_of(&spec);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "training.epochs");
+    assert!(errors[0].message.contains("2100000 in all"), "{errors:?}");
+    edit(&mut spec, "/training/epochs", json!(95_000));
+    assert!(errors_of(&spec).is_empty());
+}
+
+#[test]
+fn a_classifier_needs_two_classes_in_its_data() {
+    let mut spec = inline(json!([[0.0], [1.0], [2.0]]), json!([0, 0, 0]));
+    edit(
+        &mut spec,
+        "/architecture/layers",
+        json!([{"type": "dense", "units": 1, "activation": "softmax"}]),
+    );
+    let errors = errors_of(&spec);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "data");
+    assert_eq!(
+        errors[0].message,
+        "the data has only 1 class; sparse_categorical_crossentropy needs at least 2 to tell apart"
+    );
+}

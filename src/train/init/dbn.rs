@@ -20,6 +20,8 @@
 //! much smaller learning rate and per-feature variances to be stable; min-max keeps one model
 //! and one set of defaults for every layer.)
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ndarray::ArrayView2;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -81,6 +83,8 @@ pub enum DbnError {
     ZeroCdSteps,
     #[error("dbn learning_rate must be finite and non-negative, got {0}")]
     InvalidLearningRate(f32),
+    #[error("pre-training was cancelled")]
+    Cancelled,
 }
 
 /// Pre-trains one RBM per entry of `hidden_sizes` on `inputs` (`rows × features`), greedily,
@@ -93,12 +97,16 @@ pub enum DbnError {
 ///
 /// Random draws, in order: for each layer, its initial weights, then per epoch one
 /// permutation of the rows and the hidden samples of each batch.
+///
+/// `cancel` is read before every batch; once it is set, pre-training stops with
+/// [`DbnError::Cancelled`].
 pub fn pretrain(
     inputs: ArrayView2<f32>,
     hidden_sizes: &[usize],
     config: &DbnConfig,
     rng: &mut ChaCha8Rng,
     progress: &mut dyn FnMut(usize, usize, f32),
+    cancel: &AtomicBool,
 ) -> Result<Vec<PretrainedLayer>, DbnError> {
     check(inputs, hidden_sizes, config)?;
     let (n_rows, n_features) = inputs.dim();
@@ -117,6 +125,9 @@ pub fn pretrain(
             order.shuffle(rng);
             let mut squared_error = 0.0f64;
             for batch_rows in order.chunks(batch_capacity) {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(DbnError::Cancelled);
+                }
                 for (slot, &row) in batch.chunks_exact_mut(layer_width).zip(batch_rows) {
                     slot.copy_from_slice(&layer_input[row * layer_width..(row + 1) * layer_width]);
                 }
@@ -275,10 +286,9 @@ mod tests {
     ) -> (Vec<PretrainedLayer>, Vec<(usize, usize, f32)>) {
         let mut rng = stream(seed, Purpose::Pretraining);
         let mut errors = Vec::new();
-        let layers = pretrain(inputs.view(), hidden, config, &mut rng, &mut |l, e, err| {
-            errors.push((l, e, err))
-        })
-        .unwrap();
+        let mut progress = |l, e, err| errors.push((l, e, err));
+        let go = AtomicBool::new(false);
+        let layers = pretrain(inputs.view(), hidden, config, &mut rng, &mut progress, &go).unwrap();
         (layers, errors)
     }
 
@@ -449,10 +459,41 @@ mod tests {
             ),
         ];
         for (inputs, hidden, config, expected) in cases {
-            let got = pretrain(inputs, hidden, &config, &mut rng, &mut ignore).unwrap_err();
+            let go = AtomicBool::new(false);
+            let got = pretrain(inputs, hidden, &config, &mut rng, &mut ignore, &go).unwrap_err();
             // NaN ≠ NaN, so compare the messages.
             assert_eq!(got.to_string(), expected.to_string());
         }
+    }
+
+    #[test]
+    fn a_cancel_stops_pretraining_within_the_epoch() {
+        let inputs = noisy_stripes(40, 3);
+        let config = DbnConfig {
+            epochs: 1_000_000,
+            batch_size: 4,
+            ..DbnConfig::default()
+        };
+        let cancel = AtomicBool::new(false);
+        let mut rng = stream(3, Purpose::Pretraining);
+        let mut epochs = 0;
+        // Set after the second epoch's progress: the third epoch's first batch sees it.
+        let mut progress = |_, epoch, _| {
+            epochs = epoch;
+            if epoch == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        };
+        let stopped = pretrain(
+            inputs.view(),
+            &[6],
+            &config,
+            &mut rng,
+            &mut progress,
+            &cancel,
+        );
+        assert_eq!(stopped, Err(DbnError::Cancelled));
+        assert_eq!(epochs, 2);
     }
 
     #[test]
