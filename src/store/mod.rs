@@ -14,6 +14,8 @@
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
+mod test_database;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -121,6 +123,17 @@ pub struct NewJob {
 pub struct Idempotency {
     pub key: String,
     pub request_hash: String,
+}
+
+/// What an insert's `Idempotency-Key` found among the earlier rows of its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeySeen {
+    /// No key, or a key not used before.
+    New,
+    /// The key came with the same request (digest) before: the id of what it created.
+    Same(String),
+    /// The key came with another request: the id of what that created.
+    Different(String),
 }
 
 /// How an insert ended.

@@ -33,6 +33,7 @@ use super::{
     NewEvent, NewJob, NewSweep, Store, StoreError, StoreFuture, SweepEntry, SweepJob, SweepQuery,
     SweepRow, claim_note, status_body, to_i64, to_u64,
 };
+use super::{Idempotency, KeySeen};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -259,6 +260,35 @@ async fn cancel_in(
     append_status(conn, job_id, JobStatus::Cancelled, Some(note), None, now).await
 }
 
+/// Looks `idempotency`'s key up in `table` (`jobs` or `sweeps`) inside the insert's
+/// transaction.
+async fn key_seen(
+    conn: &mut PgConnection,
+    table: &'static str,
+    idempotency: Option<&Idempotency>,
+) -> Result<KeySeen, StoreError> {
+    let Some(idempotency) = idempotency else {
+        return Ok(KeySeen::New);
+    };
+    let sql = format!("SELECT id, request_hash FROM {table} WHERE idempotency_key = $1");
+    let seen = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&idempotency.key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(seen) = seen else {
+        return Ok(KeySeen::New);
+    };
+    let id: String = seen.try_get("id")?;
+    let hash: Option<String> = seen.try_get("request_hash")?;
+    Ok(
+        if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
+            KeySeen::Same(id)
+        } else {
+            KeySeen::Different(id)
+        },
+    )
+}
+
 /// Inserts a queued job, its dataset links and its first `status` event inside `conn`'s
 /// transaction (the caller has checked the queue and the datasets).
 async fn insert_job_row(conn: &mut PgConnection, job: &NewJob) -> Result<EventRow, StoreError> {
@@ -302,23 +332,18 @@ impl PgStore {
         sqlx::query("SELECT pg_advisory_xact_lock(7242001)")
             .execute(&mut *tx)
             .await?;
-        if let Some(idempotency) = &job.idempotency {
-            let seen = sqlx::query("SELECT id, request_hash FROM jobs WHERE idempotency_key = $1")
-                .bind(&idempotency.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(seen) = seen {
-                let id: String = seen.try_get("id")?;
-                let hash: Option<String> = seen.try_get("request_hash")?;
-                if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
-                    let existing = fetch_job(&mut tx, &id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("job {id} vanished inside a transaction"))
-                    })?;
-                    tx.rollback().await?;
-                    return Ok(InsertJob::Replayed(existing));
-                }
+        match key_seen(&mut tx, "jobs", job.idempotency.as_ref()).await? {
+            KeySeen::New => {}
+            KeySeen::Same(id) => {
+                let existing = fetch_job(&mut tx, &id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("job {id} vanished inside a transaction"))
+                })?;
                 tx.rollback().await?;
-                return Ok(InsertJob::KeyReused { job_id: id });
+                return Ok(InsertJob::Replayed(existing));
+            }
+            KeySeen::Different(job_id) => {
+                tx.rollback().await?;
+                return Ok(InsertJob::KeyReused { job_id });
             }
         }
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
@@ -1026,25 +1051,19 @@ impl PgStore {
         sqlx::query("SELECT pg_advisory_xact_lock(7242001)")
             .execute(&mut *tx)
             .await?;
-        if let Some(idempotency) = &sweep.idempotency {
-            let seen =
-                sqlx::query("SELECT id, request_hash FROM sweeps WHERE idempotency_key = $1")
-                    .bind(&idempotency.key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(seen) = seen {
-                let id: String = seen.try_get("id")?;
-                let hash: Option<String> = seen.try_get("request_hash")?;
-                if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
-                    let row = fetch_sweep(&mut tx, &id, false).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("sweep {id} vanished inside a transaction"))
-                    })?;
-                    let jobs = fetch_sweep_jobs(&mut tx, &id).await?;
-                    tx.rollback().await?;
-                    return Ok(InsertSweep::Replayed { sweep: row, jobs });
-                }
+        match key_seen(&mut tx, "sweeps", sweep.idempotency.as_ref()).await? {
+            KeySeen::New => {}
+            KeySeen::Same(id) => {
+                let row = fetch_sweep(&mut tx, &id, false).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("sweep {id} vanished inside a transaction"))
+                })?;
+                let jobs = fetch_sweep_jobs(&mut tx, &id).await?;
                 tx.rollback().await?;
-                return Ok(InsertSweep::KeyReused { sweep_id: id });
+                return Ok(InsertSweep::Replayed { sweep: row, jobs });
+            }
+            KeySeen::Different(sweep_id) => {
+                tx.rollback().await?;
+                return Ok(InsertSweep::KeyReused { sweep_id });
             }
         }
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")

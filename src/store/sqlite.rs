@@ -21,6 +21,7 @@ use super::{
 use super::{
     CancelSweep, DeleteSweep, InsertSweep, NewSweep, SweepEntry, SweepJob, SweepQuery, SweepRow,
 };
+use super::{Idempotency, KeySeen};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -184,6 +185,35 @@ async fn fetch_job(conn: &mut SqliteConnection, id: &str) -> Result<Option<JobRo
     row.as_ref().map(job_from_row).transpose()
 }
 
+/// Looks `idempotency`'s key up in `table` (`jobs` or `sweeps`) inside the insert's
+/// transaction.
+async fn key_seen(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    idempotency: Option<&Idempotency>,
+) -> Result<KeySeen, StoreError> {
+    let Some(idempotency) = idempotency else {
+        return Ok(KeySeen::New);
+    };
+    let sql = format!("SELECT id, request_hash FROM {table} WHERE idempotency_key = $1");
+    let seen = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&idempotency.key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(seen) = seen else {
+        return Ok(KeySeen::New);
+    };
+    let id: String = seen.try_get("id")?;
+    let hash: Option<String> = seen.try_get("request_hash")?;
+    Ok(
+        if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
+            KeySeen::Same(id)
+        } else {
+            KeySeen::Different(id)
+        },
+    )
+}
+
 /// Inserts a queued job, its dataset links and its first `status` event inside `conn`'s
 /// transaction (the caller has checked the queue and the datasets).
 async fn insert_job_row(conn: &mut SqliteConnection, job: &NewJob) -> Result<EventRow, StoreError> {
@@ -219,21 +249,16 @@ async fn insert_job_row(conn: &mut SqliteConnection, job: &NewJob) -> Result<Eve
 impl SqliteStore {
     async fn insert_job_inner(&self, job: NewJob) -> Result<InsertJob, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(idempotency) = &job.idempotency {
-            let seen = sqlx::query("SELECT id, request_hash FROM jobs WHERE idempotency_key = $1")
-                .bind(&idempotency.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(seen) = seen {
-                let id: String = seen.try_get("id")?;
-                let hash: Option<String> = seen.try_get("request_hash")?;
-                if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
-                    let existing = fetch_job(&mut tx, &id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("job {id} vanished inside a transaction"))
-                    })?;
-                    return Ok(InsertJob::Replayed(existing));
-                }
-                return Ok(InsertJob::KeyReused { job_id: id });
+        match key_seen(&mut tx, "jobs", job.idempotency.as_ref()).await? {
+            KeySeen::New => {}
+            KeySeen::Same(id) => {
+                let existing = fetch_job(&mut tx, &id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("job {id} vanished inside a transaction"))
+                })?;
+                return Ok(InsertJob::Replayed(existing));
+            }
+            KeySeen::Different(job_id) => {
+                return Ok(InsertJob::KeyReused { job_id });
             }
         }
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
@@ -926,23 +951,17 @@ async fn sweep_job_ids(
 impl SqliteStore {
     async fn insert_sweep_inner(&self, sweep: NewSweep) -> Result<InsertSweep, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(idempotency) = &sweep.idempotency {
-            let seen =
-                sqlx::query("SELECT id, request_hash FROM sweeps WHERE idempotency_key = $1")
-                    .bind(&idempotency.key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(seen) = seen {
-                let id: String = seen.try_get("id")?;
-                let hash: Option<String> = seen.try_get("request_hash")?;
-                if hash.as_deref() == Some(idempotency.request_hash.as_str()) {
-                    let row = fetch_sweep(&mut tx, &id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("sweep {id} vanished inside a transaction"))
-                    })?;
-                    let jobs = fetch_sweep_jobs(&mut tx, &id).await?;
-                    return Ok(InsertSweep::Replayed { sweep: row, jobs });
-                }
-                return Ok(InsertSweep::KeyReused { sweep_id: id });
+        match key_seen(&mut tx, "sweeps", sweep.idempotency.as_ref()).await? {
+            KeySeen::New => {}
+            KeySeen::Same(id) => {
+                let row = fetch_sweep(&mut tx, &id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("sweep {id} vanished inside a transaction"))
+                })?;
+                let jobs = fetch_sweep_jobs(&mut tx, &id).await?;
+                return Ok(InsertSweep::Replayed { sweep: row, jobs });
+            }
+            KeySeen::Different(sweep_id) => {
+                return Ok(InsertSweep::KeyReused { sweep_id });
             }
         }
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")

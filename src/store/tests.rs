@@ -40,24 +40,7 @@ struct DropDatabase {
 
 impl Drop for DropDatabase {
     fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // A runtime of its own on a thread of its own: this may run inside the test's runtime,
-        // or while it unwinds.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect_with(&admin).await.ok()?;
-                let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await;
-                conn.close().await.ok()
-            })
-        })
-        .join();
+        super::test_database::drop_database(&self.admin, &self.name);
     }
 }
 
