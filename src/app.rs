@@ -70,10 +70,16 @@ impl App {
             tracing::info!(requeued, "requeued jobs left running by the previous run");
         }
         let shutdown = CancellationToken::new();
-        let router = api::router(AppState {
-            queue: Arc::clone(&queue),
-            shutdown: shutdown.clone(),
-        });
+        let router = api::router(
+            AppState {
+                queue: Arc::clone(&queue),
+                shutdown: shutdown.clone(),
+            },
+            api::auth::ApiKeys::new(&config.api_keys),
+        );
+        if !config.api_keys.is_empty() {
+            tracing::info!(keys = config.api_keys.len(), "API keys required");
+        }
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| AppError::Bind {

@@ -88,6 +88,18 @@ pub struct Config {
     #[arg(long, env = "TRAINYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// An API key (repeat the flag for several; comma-separated in the environment). With any
+    /// set, every request but /healthz and /readyz must carry one as `Authorization: Bearer
+    /// KEY`, or as the password of HTTP Basic (browsers ask for it on the dashboard); else 401.
+    #[arg(
+        long = "api-key",
+        env = "TRAINYARD_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_parser = parse_api_key
+    )]
+    pub api_keys: Vec<String>,
+
     #[command(flatten)]
     pub limits: Limits,
 
@@ -197,6 +209,7 @@ impl Config {
             node_id: None,
             lease_secs: 15,
             log_format: LogFormat::Text,
+            api_keys: Vec::new(),
             limits: Limits::default(),
             durability: Durability::default(),
         }
@@ -219,6 +232,17 @@ impl Config {
     }
 }
 
+/// An API key: 16 to 256 visible ASCII characters (no commas, which separate keys in the
+/// environment), so that a key is long enough not to be guessed and fits any header.
+fn parse_api_key(key: &str) -> Result<String, String> {
+    let visible = key.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+    if (16..=256).contains(&key.len()) && visible {
+        Ok(key.to_owned())
+    } else {
+        Err("an API key must be 16 to 256 visible ASCII characters other than commas".into())
+    }
+}
+
 /// `HOSTNAME-PID`: unique among the processes of one machine, and readable in a job's record.
 pub fn default_node_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -233,6 +257,34 @@ pub fn default_node_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_keys_are_long_visible_and_may_be_repeated() {
+        let serve = |args: &[&str]| {
+            let mut argv = vec!["trainyard", "serve"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).map(|cli| match cli.command {
+                Command::Serve(config) => config.api_keys,
+                Command::Bench(_) => Vec::new(),
+            })
+        };
+        assert_eq!(serve(&[]).ok(), Some(Vec::new()));
+        assert_eq!(
+            serve(&[
+                "--api-key",
+                "0123456789abcdef",
+                "--api-key",
+                "fedcba9876543210"
+            ])
+            .ok(),
+            Some(vec![
+                "0123456789abcdef".to_owned(),
+                "fedcba9876543210".to_owned()
+            ])
+        );
+        assert!(serve(&["--api-key", "short"]).is_err());
+        assert!(serve(&["--api-key", "with a space 0123456"]).is_err());
+    }
 
     #[test]
     fn the_defaults_of_the_flags_match_limits_default() {

@@ -5,6 +5,7 @@
 //! of the paths and methods it serves; [`route_table`] is what the OpenAPI drift test compares
 //! with `openapi.yaml`.
 
+pub mod auth;
 pub mod dashboard;
 pub mod datasets;
 pub mod descent;
@@ -101,8 +102,9 @@ pub fn route_table() -> Vec<RouteEntry> {
     all_routes().table
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP application; with `keys` configured, every request but the probes must
+/// carry one ([`auth`]).
+pub fn router(state: AppState, keys: auth::ApiKeys) -> Router {
     let body_limit = state.queue.limits().max_body_bytes;
     all_routes()
         .router
@@ -114,6 +116,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::Extension(BodyLimit(body_limit)))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(keys),
+            auth::require_key,
+        ))
         .layer(
             // One INFO line per request when it is answered: method, URI, status, latency.
             TraceLayer::new_for_http()

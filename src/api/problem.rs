@@ -26,6 +26,16 @@ pub enum ApiError {
     /// key repeated in one object).
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// API keys are configured and the request carries none of them.
+    #[error(
+        "{} send a configured API key as `Authorization: Bearer KEY` (or as the password of \
+         HTTP Basic)",
+        if *presented { "the API key is not one of the configured keys;" } else { "an API key is required:" }
+    )]
+    Unauthorized {
+        challenge: Challenge,
+        presented: bool,
+    },
     #[error("the body must be sent as {expected}")]
     UnsupportedMediaType { expected: &'static str },
     #[error("the body exceeds --max-body-bytes {limit}")]
@@ -60,6 +70,15 @@ pub struct Problem {
 pub struct ProblemField {
     pub path: String,
     pub message: String,
+}
+
+/// The `WWW-Authenticate` challenge a 401 carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// API clients: `Bearer`.
+    Bearer,
+    /// Dashboard pages: `Basic`, which a browser answers by asking for the key.
+    Basic,
 }
 
 /// Status, slug and title of one kind of problem.
@@ -181,6 +200,11 @@ impl ApiError {
                 "malformed-json",
                 "The body is not valid JSON",
             ),
+            ApiError::Unauthorized { .. } => class(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "An API key is required",
+            ),
             ApiError::UnsupportedMediaType { .. } => class(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -290,6 +314,16 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let ApiError::Unauthorized { challenge, .. } = self {
+            let challenge = match challenge {
+                Challenge::Bearer => "Bearer realm=\"trainyard\"",
+                Challenge::Basic => "Basic realm=\"trainyard\", charset=\"UTF-8\"",
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

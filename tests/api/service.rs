@@ -107,3 +107,86 @@ async fn openapi_yaml_documents_exactly_the_routes_the_router_serves() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_api_keys_every_request_but_the_probes_needs_one() {
+    const KEY: &str = "test-key-0123456789";
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("a temporary directory"));
+    let options = crate::support::Options {
+        workers: 0,
+        ..crate::support::Options::default()
+    };
+    let app = crate::support::spawn_app_configured(dir, options, |config| {
+        config.api_keys = vec!["another-key-0123456".into(), KEY.into()];
+    })
+    .await;
+    let send = |path: &str, authorization: Option<String>| {
+        let mut request = app.client.get(app.url(path));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    for probe in ["/healthz", "/readyz"] {
+        let response = send(probe, None).await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK, "{probe}");
+    }
+
+    for path in ["/v1/jobs", "/metrics", "/v1/nope"] {
+        let refused = send(path, None).await.expect("sent");
+        assert_eq!(
+            refused.headers()["www-authenticate"],
+            "Bearer realm=\"trainyard\"",
+            "{path}"
+        );
+        let refused = problem(refused, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert!(
+            refused["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("Authorization: Bearer")),
+            "{refused}"
+        );
+    }
+    let wrong = problem(
+        send("/v1/jobs", Some("Bearer not-the-key-0123456".into()))
+            .await
+            .expect("sent"),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert!(
+        wrong["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not one of the configured keys")),
+        "{wrong}"
+    );
+    let listed = body(
+        send("/v1/jobs", Some(format!("Bearer {KEY}")))
+            .await
+            .expect("sent"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["items"], serde_json::json!([]));
+
+    // The dashboard challenges with Basic, so that a browser asks; the key is the password.
+    let page = send("/", None).await.expect("sent");
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        page.headers()["www-authenticate"]
+            .to_str()
+            .is_ok_and(|c| c.starts_with("Basic ")),
+        "{:?}",
+        page.headers()
+    );
+    let page = app
+        .client
+        .get(app.url("/"))
+        .basic_auth("anyone", Some(KEY))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), StatusCode::OK);
+    app.stop().await;
+}

@@ -52,6 +52,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
 /// A server on the database file of an earlier one (which must have been stopped).
 pub async fn spawn_app_in(dir: Arc<tempfile::TempDir>, options: Options) -> TestApp {
+    spawn_app_configured(dir, options, |_| {}).await
+}
+
+/// A server whose configuration `configure` adjusts last.
+pub async fn spawn_app_configured(
+    dir: Arc<tempfile::TempDir>,
+    options: Options,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     // Server logs only on request: `TEST_LOG=1 cargo test`.
     if std::env::var_os("TEST_LOG").is_some() {
         trainyard::telemetry::init(trainyard::config::LogFormat::Text);
@@ -61,6 +70,7 @@ pub async fn spawn_app_in(dir: Arc<tempfile::TempDir>, options: Options) -> Test
     config.bind = "127.0.0.1:0".parse().expect("an address");
     config.workers = Some(options.workers);
     config.limits = options.limits;
+    configure(&mut config);
     let app = App::build(config).await.expect("the app builds");
     let address = app.address();
     let queue = app.queue();
