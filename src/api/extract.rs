@@ -49,6 +49,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 /// stored spec showed both; RFC 8259 leaves such a body's meaning open, so it is refused.
 struct UniqueKeys(Value);
 
+/// Parses JSON text as a request body is parsed: any value, each object naming each key once.
+pub fn parse_json(text: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<UniqueKeys>(text).map(|UniqueKeys(value)| value)
+}
+
 impl<'de> Deserialize<'de> for UniqueKeys {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
