@@ -23,8 +23,8 @@ use super::extract::LastEventId;
 use super::jobs::{stored_json, timestamp};
 use super::problem::ApiError;
 use crate::jobs::JobQueue;
-use crate::jobs::events::{announced_status, is_final};
-use crate::store::{EventKind, EventRow, StoreError};
+use crate::jobs::events::{Followed, announced_status, is_final};
+use crate::store::{EventKind, StoreError};
 
 pub fn routes() -> Routes {
     Routes::new().route("/v1/jobs/{id}/events", &["GET"], get(events))
@@ -57,10 +57,12 @@ async fn events(
     ))
 }
 
-/// The SSE event(s) for one stored event: the event itself, plus `end` after a final status.
-fn sse_events(item: Result<Arc<EventRow>, StoreError>) -> Vec<Result<Event, Infallible>> {
+/// The SSE event(s) for one stored event: the event itself, plus `end` after a final status
+/// (or `end` alone for a reader that was past the final status already).
+fn sse_events(item: Result<Followed, StoreError>) -> Vec<Result<Event, Infallible>> {
     let row = match item {
-        Ok(row) => row,
+        Ok(Followed::Event(row)) => row,
+        Ok(Followed::Ended(status)) => return vec![Ok(end_event(Some(status.as_str())))],
         Err(error) => {
             tracing::error!(%error, "reading job events failed");
             let data = json!({"message": "the server could not read the job's events"});
@@ -79,11 +81,14 @@ fn sse_events(item: Result<Arc<EventRow>, StoreError>) -> Vec<Result<Event, Infa
         .data(data.to_string());
     let mut events = vec![Ok(event)];
     if is_final(&row) {
-        let status = announced_status(&row).map(|s| s.as_str());
-        let end = Event::default()
-            .event("end")
-            .data(json!({"status": status}).to_string());
-        events.push(Ok(end));
+        events.push(Ok(end_event(announced_status(&row).map(|s| s.as_str()))));
     }
     events
+}
+
+/// The `end` event: no id, data `{"status": …}`.
+fn end_event(status: Option<&str>) -> Event {
+    Event::default()
+        .event("end")
+        .data(json!({"status": status}).to_string())
 }

@@ -154,15 +154,26 @@ impl Drop for Subscription {
     }
 }
 
+/// What a follower hands its reader.
+#[derive(Debug, Clone)]
+pub enum Followed {
+    /// The next event.
+    Event(Arc<EventRow>),
+    /// The job had ended before the reader's `after`, which was at or past its final status
+    /// event (a client reconnecting after it missed the end): nothing more will come.
+    Ended(JobStatus),
+}
+
 /// Every event of `job_id` after `after`, stored ones first, then live ones, ending after the
-/// final status event. The stream also ends when its reader goes away. A store error ends it
-/// with that error as the last item.
+/// final status event (or at once with [`Followed::Ended`] when that event is at or before
+/// `after`). The stream also ends when its reader goes away. A store error ends it with that
+/// error as the last item.
 pub fn follow(
     store: Arc<dyn Store>,
     hub: Arc<EventHub>,
     job_id: String,
     after: i64,
-) -> ReceiverStream<Result<Arc<EventRow>, StoreError>> {
+) -> ReceiverStream<Result<Followed, StoreError>> {
     let (sender, receiver) = mpsc::channel(64);
     let poll = store.multi_node().then_some(REMOTE_POLL);
     tokio::spawn(async move {
@@ -173,7 +184,7 @@ pub fn follow(
     ReceiverStream::new(receiver)
 }
 
-type Outbox = mpsc::Sender<Result<Arc<EventRow>, StoreError>>;
+type Outbox = mpsc::Sender<Result<Followed, StoreError>>;
 
 /// Whether the stream should go on after `event` was handed to the reader.
 enum Next {
@@ -184,7 +195,7 @@ enum Next {
 async fn deliver(outbox: &Outbox, event: Arc<EventRow>, last: &mut i64) -> Next {
     *last = event.seq;
     let done = is_final(&event);
-    if outbox.send(Ok(event)).await.is_err() || done {
+    if outbox.send(Ok(Followed::Event(event))).await.is_err() || done {
         Next::Done
     } else {
         Next::More
@@ -209,6 +220,13 @@ async fn pump(
 ) -> Result<(), StoreError> {
     let mut last = after;
     let mut subscription = hub.subscribe(job_id);
+    // Read before the first catch-up: a job that had ended then has all its events stored, so
+    // if that catch-up brings no final status, the reader was past it already.
+    let mut ended_before = store
+        .job(job_id)
+        .await?
+        .map(|job| job.status)
+        .filter(|status| status.is_terminal());
     loop {
         loop {
             let rows = store.events(job_id, last, CATCH_UP_PAGE).await?;
@@ -221,6 +239,10 @@ async fn pump(
             if !full_page {
                 break;
             }
+        }
+        if let Some(status) = ended_before.take() {
+            let _ = outbox.send(Ok(Followed::Ended(status))).await;
+            return Ok(());
         }
         loop {
             let received = tokio::select! {

@@ -554,7 +554,7 @@ impl JobQueue {
         id: &str,
         after: i64,
     ) -> Result<
-        tokio_stream::wrappers::ReceiverStream<Result<Arc<EventRow>, crate::store::StoreError>>,
+        tokio_stream::wrappers::ReceiverStream<Result<events::Followed, crate::store::StoreError>>,
         JobsError,
     > {
         self.existing(id).await?;

@@ -58,5 +58,28 @@ async fn a_training_job_streams_every_epoch_and_a_resumed_stream_misses_nothing(
 
     let job = body(app.get(&format!("/v1/jobs/{id}")).await, StatusCode::OK).await;
     assert_eq!(job["status"], "succeeded");
+
+    // A client that saw the final status but not the `end` after it (or any later id) gets
+    // `end` at once, not a stream that waits forever.
+    let final_status = whole
+        .iter()
+        .rev()
+        .find_map(|e| e.id.clone())
+        .expect("the final status has an id");
+    let past: i64 = final_status.parse::<i64>().expect("a number") + 1_000;
+    for after in [final_status, past.to_string()] {
+        let rest = tokio::time::timeout(
+            Duration::from_secs(30),
+            open_events(&app, &id, Some(&after)).await.rest(),
+        )
+        .await
+        .expect("the stream ends at once");
+        assert_eq!(rest.len(), 1, "{rest:?}");
+        assert_eq!(
+            (rest[0].event.as_str(), rest[0].id.as_deref()),
+            ("end", None)
+        );
+        assert_eq!(rest[0].data["status"], "succeeded");
+    }
     app.stop().await;
 }
