@@ -40,6 +40,10 @@ use crate::store::{
     SweepJob, SweepQuery, SweepRow,
 };
 
+/// The most inline feature values a sweep may copy into its jobs, in all: what one job may
+/// carry (`spec::data::MAX_INLINE_CELLS`).
+const MAX_SWEEP_INLINE_CELLS: u64 = super::spec::data::MAX_INLINE_CELLS as u64;
+
 /// The most fields one grid may vary (each with at least one value).
 const MAX_GRID_KEYS: usize = 32;
 
@@ -299,7 +303,28 @@ pub fn read_request(body: &Value, max_jobs: u64) -> Result<SweepRequest, JobsErr
         .iter()
         .try_fold(1u64, |n, axis| n.checked_mul(axis.values.len() as u64));
     match combinations {
-        Some(n) if n <= max_jobs => Ok(SweepRequest { name, base, axes }),
+        Some(n) if n <= max_jobs => {
+            // Every job is a copy of the base with its overrides: inline data is copied into
+            // each, validated for each and stored with each.
+            let per_job = inline_cells(&base)
+                + axes
+                    .iter()
+                    .map(|axis| axis.values.iter().map(inline_cells).max().unwrap_or(0))
+                    .sum::<u64>();
+            let copied = per_job.saturating_mul(n);
+            if copied > MAX_SWEEP_INLINE_CELLS {
+                return Err(JobsError::InvalidSpec(vec![Rejection::new(
+                    "/base/data",
+                    format!(
+                        "inline data is copied into each of the sweep's {n} jobs: {per_job} values \
+                         each, {copied} in all, over the {MAX_SWEEP_INLINE_CELLS} a sweep may \
+                         copy; upload the data (POST /v1/datasets) and use {{\"type\": \
+                         \"dataset\", \"id\": …}}"
+                    ),
+                )]));
+            }
+            Ok(SweepRequest { name, base, axes })
+        }
         requested => Err(JobsError::Limit(LimitExceeded {
             limit: "--max-sweep-jobs",
             maximum: max_jobs,
@@ -307,6 +332,29 @@ pub fn read_request(body: &Value, max_jobs: u64) -> Result<SweepRequest, JobsErr
             path: Some("/grid".into()),
             what: "jobs in the sweep (the product of the grid's list lengths)",
         })),
+    }
+}
+
+/// Feature values of the inline data sources anywhere in `value` (a spec, part of one, or a
+/// grid value).
+fn inline_cells(value: &Value) -> u64 {
+    match value {
+        Value::Object(fields) => {
+            let own = match (fields.get("type"), fields.get("features")) {
+                (Some(Value::String(kind)), Some(Value::Array(rows))) if kind == "inline" => rows
+                    .iter()
+                    .map(|row| row.as_array().map_or(1, Vec::len) as u64)
+                    .sum(),
+                _ => 0,
+            };
+            own + fields
+                .iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "features" | "labels"))
+                .map(|(_, child)| inline_cells(child))
+                .sum::<u64>()
+        }
+        Value::Array(items) => items.iter().map(inline_cells).sum(),
+        _ => 0,
     }
 }
 

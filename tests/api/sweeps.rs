@@ -351,6 +351,25 @@ async fn bad_sweep_bodies_are_refused_with_their_paths() {
         .await;
         assert_eq!(error_paths(&refused), paths, "{sweep}: {refused:#}");
     }
+    // Inline data is copied into every job: 4 jobs × 30 000 values is over what one job may
+    // carry, so the sweep is refused and pointed at an uploaded dataset.
+    let rows = vec![json!([0.5, 0.25, 0.125]); 10_000];
+    let mut inline_base = base(2);
+    inline_base["data"] = json!({"type": "inline", "features": rows,
+                                 "labels": vec![json!(0); 10_000]});
+    let copied = problem(
+        app.post_json(
+            "/v1/sweeps",
+            &json!({"base": inline_base, "grid": {"training.seed": [1, 2, 3, 4]}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-spec",
+    )
+    .await;
+    assert_eq!(error_paths(&copied), ["/base/data"]);
+    assert!(copied.to_string().contains("120000 in all"), "{copied:#}");
+
     // A list far longer than a sweep may be is refused as too many jobs, without a search
     // for repeats among its values.
     let long = problem(

@@ -25,8 +25,10 @@ pub const MAX_INLINE_ROWS: usize = 100_000;
 pub const MAX_INLINE_FEATURES: usize = 10_000;
 /// Most classes of inline data (the data layer's limit on class labels).
 pub const MAX_INLINE_CLASSES: usize = 1_000;
-/// Most feature values of inline data in all.
-pub const MAX_INLINE_CELLS: usize = 4_000_000;
+/// Most feature values of inline data in all: about 1 MB of JSON. The spec is stored with
+/// the job and read back by every page that shows it, so larger data is uploaded once as a
+/// dataset and named by id.
+pub const MAX_INLINE_CELLS: usize = 100_000;
 /// Most values per inline label vector.
 pub const MAX_INLINE_OUTPUTS: usize = 1_000;
 /// Largest augmentation shift in pixels.
