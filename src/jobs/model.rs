@@ -8,6 +8,7 @@
 //! exactly that blob, so the same resolved spec reproduces the same hash bit for bit.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::Array2;
@@ -528,9 +529,18 @@ pub fn parse_inputs(body: &Value, width: usize, max_rows: usize) -> Result<Array
 #[derive(Debug, Default)]
 pub struct PredictorCache {
     entries: Mutex<HashMap<String, Arc<Predictor>>>,
+    /// Counts [`PredictorCache::forget`]s: a predictor built from a record read before a
+    /// forget is not cached (its model may have been deleted meanwhile).
+    generation: AtomicU64,
 }
 
 impl PredictorCache {
+    /// Take this before reading the record a predictor is built from; pass it to
+    /// [`PredictorCache::insert`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     pub fn get(&self, job_id: &str) -> Option<Arc<Predictor>> {
         self.entries
             .lock()
@@ -539,8 +549,12 @@ impl PredictorCache {
             .cloned()
     }
 
-    pub fn insert(&self, job_id: &str, predictor: Arc<Predictor>) {
+    /// Caches `predictor` unless something was forgotten since `generation` was taken.
+    pub fn insert(&self, generation: u64, job_id: &str, predictor: Arc<Predictor>) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.generation() != generation {
+            return;
+        }
         if entries.len() >= PREDICTOR_CACHE
             && let Some(evicted) = entries.keys().next().cloned()
         {
@@ -549,11 +563,11 @@ impl PredictorCache {
         entries.insert(job_id.to_owned(), predictor);
     }
 
+    /// Drops `job_id`'s predictor; call it after the model is deleted from the store.
     pub fn forget(&self, job_id: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(job_id);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.remove(job_id);
     }
 }
 
@@ -624,6 +638,34 @@ mod tests {
         let mut cut = record.clone();
         cut.weights.truncate(8);
         assert!(decode_tensors("j", &cut).is_err());
+    }
+
+    #[test]
+    fn a_predictor_built_before_a_forget_is_not_cached() {
+        let predictor = || {
+            Arc::new(Predictor {
+                layers: Vec::new(),
+                tensors: Vec::new(),
+                standardizer: None,
+                input_width: 1,
+                output_width: 1,
+                n_classes: None,
+                class_names: None,
+                metadata: Vec::new(),
+            })
+        };
+        let cache = PredictorCache::default();
+        let before = cache.generation();
+        cache.insert(before, "a", predictor());
+        assert!(cache.get("a").is_some());
+        // A predict reads the generation and the record; the model is deleted and forgotten;
+        // the predict's predictor must not come back into the cache.
+        let read = cache.generation();
+        cache.forget("a");
+        cache.insert(read, "a", predictor());
+        assert!(cache.get("a").is_none());
+        cache.insert(cache.generation(), "a", predictor());
+        assert!(cache.get("a").is_some());
     }
 
     #[test]

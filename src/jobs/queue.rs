@@ -342,12 +342,14 @@ impl JobQueue {
         if let Some(predictor) = self.predictors.get(id) {
             return Ok(predictor);
         }
+        let generation = self.predictors.generation();
         let (job, record) = self.model(id).await?;
         let predictor = tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
             .await
             .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
         let predictor = Arc::new(predictor);
-        self.predictors.insert(id, Arc::clone(&predictor));
+        self.predictors
+            .insert(generation, id, Arc::clone(&predictor));
         Ok(predictor)
     }
 
@@ -400,8 +402,10 @@ impl JobQueue {
 
     /// Deletes an imported model; jobs it warm-started keep their own weights.
     pub async fn delete_model(&self, id: &str) -> Result<(), JobsError> {
+        let deleted = self.store.delete_imported_model(id).await?;
+        // After the delete: a predictor built from a record read before it is not cached.
         self.predictors.forget(&imported_key(id));
-        if self.store.delete_imported_model(id).await? {
+        if deleted {
             Ok(())
         } else {
             Err(JobsError::ModelNotFound(id.to_owned()))
@@ -413,12 +417,14 @@ impl JobQueue {
         if let Some(predictor) = self.predictors.get(&key) {
             return Ok(predictor);
         }
+        let generation = self.predictors.generation();
         let record = self.imported_model(id).await?;
         let predictor = tokio::task::spawn_blocking(move || Predictor::from_imported(&record))
             .await
             .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
         let predictor = Arc::new(predictor);
-        self.predictors.insert(&key, Arc::clone(&predictor));
+        self.predictors
+            .insert(generation, &key, Arc::clone(&predictor));
         Ok(predictor)
     }
 
