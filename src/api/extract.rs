@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -36,12 +35,47 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = body_limit(&request);
-        match axum::Json::<UniqueKeys>::from_request(request, state).await {
-            Ok(axum::Json(UniqueKeys(value))) => Ok(JsonBody(value)),
-            Err(rejection) => Err(json_rejection(rejection, limit)),
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            });
         }
+        let limit = body_limit(&request);
+        let bytes = match Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            Err(rejection) => return Err(ApiError::UnreadableBody(rejection.body_text())),
+        };
+        let parsed = if bytes.len() >= PARSE_OFF_RUNTIME_FROM {
+            tokio::task::spawn_blocking(move || parse_json(&bytes))
+                .await
+                .map_err(|e| ApiError::UnreadableBody(format!("reading the body stopped: {e}")))?
+        } else {
+            parse_json(&bytes)
+        };
+        parsed
+            .map(JsonBody)
+            .map_err(|e| ApiError::MalformedJson(e.to_string()))
     }
+}
+
+/// JSON bodies at least this long are parsed on the blocking pool: tens of megabytes (a large
+/// predict) would hold an async worker, and every request it serves, for most of a second.
+const PARSE_OFF_RUNTIME_FROM: usize = 256 * 1024;
+
+/// `application/json` or any `application/*+json`, parameters such as `charset` allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| {
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
 }
 
 /// Any JSON value whose objects name each key once. `serde_json::Value` keeps the last of
@@ -119,22 +153,6 @@ impl<'de> Visitor<'de> for UniqueKeysVisitor {
             fields.insert(key, value);
         }
         Ok(Value::Object(fields))
-    }
-}
-
-fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
-    match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType {
-            expected: "application/json",
-        },
-        // The target accepts every JSON value, so a data error is a repeated key.
-        StatusCode::UNPROCESSABLE_ENTITY => ApiError::MalformedJson(rejection.body_text()),
-        StatusCode::BAD_REQUEST => match rejection {
-            JsonRejection::JsonSyntaxError(_) => ApiError::MalformedJson(rejection.body_text()),
-            _ => ApiError::UnreadableBody(rejection.body_text()),
-        },
-        _ => ApiError::UnreadableBody(rejection.body_text()),
     }
 }
 

@@ -100,7 +100,7 @@ async fn predict_model(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let prediction = queue.predict_model(&id, &body).await?;
+    let prediction = queue.predict_model(&id, body).await?;
     Ok(Json(prediction_json(&prediction)))
 }
 
@@ -156,7 +156,7 @@ async fn predict(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let prediction = queue.predict(&id, &body).await?;
+    let prediction = queue.predict(&id, body).await?;
     Ok(Json(prediction_json(&prediction)))
 }
 

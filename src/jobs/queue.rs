@@ -354,20 +354,25 @@ impl JobQueue {
     }
 
     /// Runs a succeeded job's model on `body`'s inputs, with the job's standardization.
-    pub async fn predict(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
+    pub async fn predict(&self, id: &str, body: Value) -> Result<Prediction, JobsError> {
         let predictor = self.job_predictor(id).await?;
         self.predict_with(predictor, body).await
     }
 
+    /// Reads the inputs (up to `--max-predict-rows` rows of JSON numbers) and runs the model,
+    /// both on the blocking pool.
     async fn predict_with(
         &self,
         predictor: Arc<Predictor>,
-        body: &Value,
+        body: Value,
     ) -> Result<Prediction, JobsError> {
-        let inputs = parse_inputs(body, predictor.input_width, self.limits.max_predict_rows)?;
-        tokio::task::spawn_blocking(move || predictor.predict(inputs))
-            .await
-            .map_err(|e| JobsError::Corrupt(format!("prediction stopped: {e}")))?
+        let max_rows = self.limits.max_predict_rows;
+        tokio::task::spawn_blocking(move || {
+            let inputs = parse_inputs(&body, predictor.input_width, max_rows)?;
+            predictor.predict(inputs)
+        })
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("prediction stopped: {e}")))?
     }
 
     /// Reads, checks and stores an imported model.
@@ -429,7 +434,7 @@ impl JobQueue {
     }
 
     /// Runs an imported model on `body`'s inputs, with its standardization.
-    pub async fn predict_model(&self, id: &str, body: &Value) -> Result<Prediction, JobsError> {
+    pub async fn predict_model(&self, id: &str, body: Value) -> Result<Prediction, JobsError> {
         let predictor = self.model_predictor(id).await?;
         self.predict_with(predictor, body).await
     }
