@@ -506,6 +506,8 @@ pub trait Store: Send + Sync + 'static {
 
     fn insert_job(&self, job: NewJob) -> StoreFuture<'_, InsertJob>;
     fn job<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<JobRow>>;
+    /// A page of jobs, newest first. The rows come without their specs (`spec` and
+    /// `resolved_spec` are empty): lists never show them, and each may be a megabyte.
     fn jobs(&self, query: JobQuery) -> StoreFuture<'_, Vec<JobRow>>;
     /// 1 for the next job to run; `None` unless the job is queued.
     fn queue_position<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<u64>>;

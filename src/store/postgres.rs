@@ -41,6 +41,11 @@ const JOB_COLUMNS: &str = "id, name, status, priority, spec, resolved_spec, seed
     parameter_count, total_steps, epochs, created_at, started_at, finished_at, cancel_requested, \
     attempt, worker, progress, error, weights_sha256";
 
+/// [`JOB_COLUMNS`] without the specs, for lists ([`Store::jobs`]).
+const LISTED_JOB_COLUMNS: &str = "id, name, status, priority, '' AS spec, '' AS resolved_spec, \
+    seed, parameter_count, total_steps, epochs, created_at, started_at, finished_at, \
+    cancel_requested, attempt, worker, progress, error, weights_sha256";
+
 const EVENT_COLUMNS: &str = "seq, job_id, kind, epoch, body, at";
 
 const DATASET_COLUMNS: &str = "id, name, rows, features, classes, label_column, meta, created_at";
@@ -384,7 +389,7 @@ impl PgStore {
             None => (None, None),
         };
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs \
+            "SELECT {LISTED_JOB_COLUMNS} FROM jobs \
              WHERE ($1::text IS NULL OR status = $1) \
                AND ($2::bigint IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
              ORDER BY created_at DESC, id DESC LIMIT $4"

@@ -29,6 +29,11 @@ const JOB_COLUMNS: &str = "id, name, status, priority, spec, resolved_spec, seed
     parameter_count, total_steps, epochs, created_at, started_at, finished_at, cancel_requested, \
     attempt, worker, progress, error, weights_sha256";
 
+/// [`JOB_COLUMNS`] without the specs, for lists ([`Store::jobs`]).
+const LISTED_JOB_COLUMNS: &str = "id, name, status, priority, '' AS spec, '' AS resolved_spec, \
+    seed, parameter_count, total_steps, epochs, created_at, started_at, finished_at, \
+    cancel_requested, attempt, worker, progress, error, weights_sha256";
+
 const EVENT_COLUMNS: &str = "seq, job_id, kind, epoch, body, at";
 
 const CHECKPOINT_COLUMNS: &str = "job_id, attempt, epoch, step, last_seq, data, created_at";
@@ -296,7 +301,7 @@ impl SqliteStore {
             None => (None, None),
         };
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs \
+            "SELECT {LISTED_JOB_COLUMNS} FROM jobs \
              WHERE ($1 IS NULL OR status = $1) \
                AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
              ORDER BY created_at DESC, id DESC LIMIT $4"

@@ -143,6 +143,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     claims_take_the_highest_priority_then_the_oldest,
+    lists_page_newest_first_without_the_specs,
     seeds_keep_all_64_bits,
     a_finished_job_keeps_its_status,
     an_idempotency_key_replays_the_same_request_and_refuses_another,
@@ -219,6 +220,35 @@ async fn claims_take_the_highest_priority_then_the_oldest(db: &TestDb) {
     .map(|job| job.map_or("-".to_owned(), |j| j.id))
     .collect();
     assert_eq!(order, ["b", "a", "c", "-"]);
+}
+
+async fn lists_page_newest_first_without_the_specs(db: &TestDb) {
+    for (id, at) in [("a", 1), ("b", 2), ("c", 3)] {
+        let mut job = new_job(id, 0, at);
+        job.spec = r#"{"big": "spec"}"#.into();
+        insert(&*db.store, job).await;
+    }
+    let page = |before: Option<(i64, String)>| {
+        db.store.jobs(JobQuery {
+            status: None,
+            limit: 2,
+            before,
+        })
+    };
+    let first = page(None).await.expect("listed");
+    let ids: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["c", "b"]);
+    assert!(
+        first
+            .iter()
+            .all(|j| j.spec.is_empty() && j.resolved_spec.is_empty())
+    );
+    let rest = page(Some((2, "b".into()))).await.expect("listed");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].id, "a");
+    // One job read by id has its spec.
+    let one = db.store.job("a").await.expect("read").expect("the job");
+    assert_eq!(one.spec, r#"{"big": "spec"}"#);
 }
 
 async fn seeds_keep_all_64_bits(db: &TestDb) {
