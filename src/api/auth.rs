@@ -8,11 +8,15 @@
 //!
 //! Keys are kept as SHA-256 digests and a presented key is compared with every one of them
 //! without an early exit, so neither the keys nor the time taken tell which bytes matched.
+//!
+//! Also here: [`same_site_writes`], which refuses requests that would change something when a
+//! browser says they come from another site (a page elsewhere posting to the dashboard's forms
+//! with the user's cached credentials).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -104,6 +108,37 @@ pub async fn require_key(
     }
 }
 
+/// Middleware: a request that may change something (any method but GET, HEAD and OPTIONS)
+/// is refused with 403 when the browser that sends it says it comes from another site:
+/// `Sec-Fetch-Site: cross-site` or `same-site`, or, from a browser too old to send that,
+/// an `Origin` whose host is not the `Host` the request was sent to. Clients that are not
+/// browsers send neither header and pass.
+pub async fn same_site_writes(request: Request, next: Next) -> Response {
+    let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
+    if reads.contains(request.method()) || !from_another_site(request.headers()) {
+        return next.run(request).await;
+    }
+    ApiError::CrossSite.into_response()
+}
+
+fn from_another_site(headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        return matches!(site, "cross-site" | "same-site");
+    }
+    let Some(origin) = text(header::ORIGIN.as_str()) else {
+        return false;
+    };
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match (origin_host, text(header::HOST.as_str())) {
+        (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
+        // `Origin: null` (a sandboxed page, a file) or no Host to compare with.
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -134,6 +169,39 @@ mod tests {
         assert_eq!(presented_key(&headers("Basic %%%")), None);
         assert_eq!(presented_key(&headers("Token abc")), None);
         assert_eq!(presented_key(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn writes_from_another_site_are_told_by_fetch_metadata_then_by_origin() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for &(name, value) in pairs {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+            from_another_site(&headers)
+        };
+        // curl, scripts: neither header.
+        assert!(!with(&[]));
+        assert!(!with(&[("host", "127.0.0.1:8080")]));
+        assert!(with(&[("sec-fetch-site", "cross-site")]));
+        assert!(with(&[("sec-fetch-site", "same-site")]));
+        assert!(!with(&[("sec-fetch-site", "same-origin")]));
+        assert!(!with(&[("sec-fetch-site", "none")]));
+        // Fetch metadata wins over a Host a proxy rewrote.
+        assert!(!with(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://trainyard.example"),
+            ("host", "127.0.0.1:8080")
+        ]));
+        assert!(!with(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ]));
+        assert!(with(&[
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:8080")
+        ]));
+        assert!(with(&[("origin", "null"), ("host", "127.0.0.1:8080")]));
     }
 
     #[test]

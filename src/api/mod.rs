@@ -116,6 +116,7 @@ pub fn router(state: AppState, keys: auth::ApiKeys) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::Extension(BodyLimit(body_limit)))
+        .layer(axum::middleware::from_fn(auth::same_site_writes))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(keys),
             auth::require_key,

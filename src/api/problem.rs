@@ -36,6 +36,12 @@ pub enum ApiError {
         challenge: Challenge,
         presented: bool,
     },
+    /// A browser says this request, which would change something, comes from another site.
+    #[error(
+        "the request comes from another site (Sec-Fetch-Site or Origin); changes are only \
+         taken from this server's own pages and from clients that are not browsers"
+    )]
+    CrossSite,
     #[error("the body must be sent as {expected}")]
     UnsupportedMediaType { expected: &'static str },
     #[error("the body exceeds --max-body-bytes {limit}")]
@@ -204,6 +210,11 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "An API key is required",
+            ),
+            ApiError::CrossSite => class(
+                StatusCode::FORBIDDEN,
+                "cross-site-request",
+                "Requests from other sites may not change anything",
             ),
             ApiError::UnsupportedMediaType { .. } => class(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Options, TestApp, body, insert_raw_job, spawn_app, spawn_app_with};
+use crate::support::{Options, TestApp, body, insert_raw_job, problem, spawn_app, spawn_app_with};
 
 /// A server without workers: jobs inserted raw (with specs no worker could train) stay
 /// queued however long a page takes.
@@ -442,6 +442,25 @@ async fn the_job_page_cancels_a_waiting_job_and_offers_no_cancel_once_it_has_end
     let page = html(app.get(&format!("/jobs/{id}")).await, StatusCode::OK).await;
     let action = format!("action=\"/jobs/{id}/cancel\"");
     assert!(page.contains(&action), "{page}");
+
+    // A page on another site posting the same form changes nothing, whichever way the
+    // browser tells where the request comes from.
+    let cross_site = [
+        ("sec-fetch-site", "cross-site".to_owned()),
+        ("origin", "http://evil.example".to_owned()),
+    ];
+    for (name, value) in cross_site {
+        let refused = app
+            .client
+            .post(app.url(&format!("/jobs/{id}/cancel")))
+            .header(name, value)
+            .send()
+            .await
+            .expect("sent");
+        problem(refused, StatusCode::FORBIDDEN, "cross-site-request").await;
+    }
+    let job = body(app.get(&format!("/v1/jobs/{id}")).await, StatusCode::OK).await;
+    assert_eq!(job["status"], "queued");
 
     // Posting the button's form cancels the job and lands back on its page (303).
     let response = post_form(&app, &format!("/jobs/{id}/cancel"), &[]).await;
