@@ -16,7 +16,7 @@ use super::extract::{JsonBody, ModelBody, Params};
 use super::jobs::{stored_json, timestamp};
 use super::problem::ApiError;
 use crate::jobs::imported::ImportBody;
-use crate::jobs::model::{ExportFormat, Prediction, model_json};
+use crate::jobs::model::{ExportFormat, Prediction, model_json_bytes};
 use crate::jobs::{JobQueue, JobsError, Rejection};
 use crate::store::ImportedModelRecord;
 
@@ -77,7 +77,9 @@ async fn read_model(
     let format = export_format(&params)?;
     if format == ExportFormat::Json {
         let record = queue.imported_model(&id).await?;
-        return Ok(Json(model_json(&record.id, &record.model)?).into_response());
+        return Ok(json_response(
+            model_json_bytes(record.id, record.model).await?,
+        ));
     }
     let bytes = queue.export_imported_model(&id, format).await?;
     Ok(file_response(
@@ -118,6 +120,11 @@ pub fn export_format(params: &Params) -> Result<ExportFormat, ApiError> {
     })
 }
 
+/// JSON text serialized off the async threads, served as `Json` would serve it.
+fn json_response(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
 /// A model file as a download: `application/octet-stream` for safetensors,
 /// `application/onnx` for ONNX, named `{stem}.{extension}`.
 pub fn file_response(bytes: Vec<u8>, format: ExportFormat, stem: &str) -> Response {
@@ -145,7 +152,7 @@ async fn model(
     let format = export_format(&params)?;
     if format == ExportFormat::Json {
         let (job, record) = queue.model(&id).await?;
-        return Ok(Json(model_json(&job.id, &record)?).into_response());
+        return Ok(json_response(model_json_bytes(job.id, record).await?));
     }
     let bytes = queue.export_job_model(&id, format).await?;
     Ok(file_response(bytes, format, &format!("trainyard-job-{id}")))

@@ -175,6 +175,19 @@ pub fn model_json(job_id: &str, record: &ModelRecord) -> Result<Value, JobsError
     Ok(meta)
 }
 
+/// [`model_json`] as the bytes of its JSON text, built and serialized on the blocking pool: a
+/// model of millions of parameters is hundreds of megabytes of JSON, whose building would hold
+/// an async worker, and every request it serves, for seconds.
+pub async fn model_json_bytes(job_id: String, record: ModelRecord) -> Result<Vec<u8>, JobsError> {
+    tokio::task::spawn_blocking(move || {
+        let document = model_json(&job_id, &record)?;
+        serde_json::to_vec(&document)
+            .map_err(|e| JobsError::Corrupt(format!("serializing the model of {job_id}: {e}")))
+    })
+    .await
+    .map_err(|e| JobsError::Corrupt(format!("serializing the model stopped: {e}")))?
+}
+
 /// Everything needed to run a stored model.
 #[derive(Debug)]
 pub struct Predictor {
@@ -638,6 +651,41 @@ mod tests {
         let mut cut = record.clone();
         cut.weights.truncate(8);
         assert!(decode_tensors("j", &cut).is_err());
+    }
+
+    fn small_record() -> ModelRecord {
+        let tensors = [tensor("layers.0.kernel", &[1, 1], &[0.5])];
+        let resolved =
+            json!({"architecture": {"layers": []}, "training": {"loss": "mean_squared_error"}});
+        encode(&NewModel {
+            job_id: "j",
+            resolved: &resolved,
+            tensors: &tensors,
+            standardizer: None,
+            feature_names: &[],
+            class_names: None,
+            n_classes: None,
+            input_width: 1,
+            output_width: 1,
+            data_shapes: json!({}),
+            created_at: 0,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_json_bytes_built_off_the_runtime_are_the_served_document() {
+        let record = small_record();
+        let bytes = model_json_bytes("j".into(), record.clone())
+            .await
+            .expect("serialized");
+        let parsed: Value = serde_json::from_slice(&bytes).expect("JSON text");
+        assert_eq!(parsed, model_json("j", &record).expect("json"));
+        let mut cut = record;
+        cut.weights.truncate(2);
+        assert!(matches!(
+            model_json_bytes("j".into(), cut).await,
+            Err(JobsError::Corrupt(_))
+        ));
     }
 
     #[test]
