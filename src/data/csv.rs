@@ -28,16 +28,22 @@ pub struct CsvLimits {
     pub max_cells: usize,
     /// Classes the label column may describe (see [`labels::MAX_CLASSES`]).
     pub max_classes: usize,
+    /// Characters of one column name: the names are stored with the dataset and shown in every
+    /// listing of it, so 10 000 columns of kilobyte names would be a header of tens of
+    /// megabytes re-read per listing.
+    pub max_column_name_chars: usize,
 }
 
 impl Default for CsvLimits {
-    /// One million rows, 10 000 columns, 50 million cells (200 MB of `f32`), 1000 classes.
+    /// One million rows, 10 000 columns, 50 million cells (200 MB of `f32`), 1000 classes,
+    /// column names of at most 256 characters.
     fn default() -> Self {
         CsvLimits {
             max_rows: 1_000_000,
             max_columns: 10_000,
             max_cells: 50_000_000,
             max_classes: labels::MAX_CLASSES,
+            max_column_name_chars: 256,
         }
     }
 }
@@ -49,6 +55,7 @@ impl CsvLimits {
         max_columns: usize::MAX,
         max_cells: usize::MAX,
         max_classes: labels::MAX_CLASSES,
+        max_column_name_chars: usize::MAX,
     };
 }
 
@@ -67,6 +74,10 @@ pub enum CsvRule {
     NoHeader,
     /// A header cell is empty.
     EmptyColumnName,
+    /// A header cell is longer than `limit` characters.
+    ColumnNameTooLong {
+        limit: usize,
+    },
     /// Two header cells carry the same name; `first` is the 1-based position of the first.
     DuplicateColumn {
         first: usize,
@@ -109,6 +120,7 @@ impl CsvRule {
         match self {
             CsvRule::NoHeader => "no_header",
             CsvRule::EmptyColumnName => "empty_column_name",
+            CsvRule::ColumnNameTooLong { .. } => "column_name_too_long",
             CsvRule::DuplicateColumn { .. } => "duplicate_column",
             CsvRule::MissingLabelColumn => "missing_label_column",
             CsvRule::NoFeatureColumns => "no_feature_columns",
@@ -130,6 +142,9 @@ impl fmt::Display for CsvRule {
         match self {
             CsvRule::NoHeader => f.write_str("the file is empty; a header line is required"),
             CsvRule::EmptyColumnName => f.write_str("the column name is empty"),
+            CsvRule::ColumnNameTooLong { limit } => {
+                write!(f, "the column name is longer than {limit} characters")
+            }
             CsvRule::DuplicateColumn { first } => {
                 write!(f, "the column name repeats column {first}")
             }
@@ -317,6 +332,17 @@ fn read_header(
             .map_err(|_| error(line, Some(unnamed()), CsvRule::NotUtf8, None))?;
         if name.is_empty() {
             return Err(error(line, Some(unnamed()), CsvRule::EmptyColumnName, None));
+        }
+        if name.chars().nth(limits.max_column_name_chars).is_some() {
+            // Named by its position and its first characters, so the error stays short.
+            let column = CsvColumn {
+                number: index + 1,
+                name: excerpt(name),
+            };
+            let rule = CsvRule::ColumnNameTooLong {
+                limit: limits.max_column_name_chars,
+            };
+            return Err(error(line, Some(column), rule, None));
         }
         if let Some(&first) = positions.get(cell) {
             let column = CsvColumn {
@@ -550,6 +576,7 @@ mod tests {
             max_columns: 3,
             max_cells: 5,
             max_classes: 10,
+            max_column_name_chars: 256,
         };
         let rows = parse(b"x,y\n1,0\n2,0\n3,0\n", "y", &limits).unwrap_err();
         assert_eq!(
@@ -574,6 +601,46 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "line 2, column 2 (\"z\"): the value is not a number (got \"abc\")"
+        );
+    }
+
+    #[test]
+    fn a_column_name_longer_than_the_limit_is_refused_by_its_position() {
+        // 256 characters (not bytes) are accepted, the 257th is refused.
+        let longest = "é".repeat(256);
+        let dataset = parse_text(&format!("{longest},y\n1,0\n")).expect("accepted");
+        assert_eq!(dataset.feature_names, std::slice::from_ref(&longest));
+        let long = format!("{longest}x");
+        let error = parse_text(&format!("a,{long},y\n1,2,0\n")).unwrap_err();
+        assert_eq!(error.line, Some(1));
+        assert_eq!(error.rule, CsvRule::ColumnNameTooLong { limit: 256 });
+        assert_eq!(error.rule.code(), "column_name_too_long");
+        let column = error.column.clone().expect("a column");
+        assert_eq!(column.number, 2);
+        // The column is named by its first 64 characters, never echoed whole.
+        assert_eq!(column.name, format!("{}…", "é".repeat(64)));
+        assert!(
+            error
+                .to_string()
+                .ends_with("the column name is longer than 256 characters"),
+            "{error}"
+        );
+        // The label column is held to the same rule.
+        let error = parse(
+            format!("a,{long}\n1,0\n").as_bytes(),
+            &long,
+            &CsvLimits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.rule, CsvRule::ColumnNameTooLong { limit: 256 });
+        // The embedded files are not limited.
+        assert!(
+            parse(
+                format!("{long},y\n1,0\n").as_bytes(),
+                "y",
+                &CsvLimits::UNLIMITED
+            )
+            .is_ok()
         );
     }
 
