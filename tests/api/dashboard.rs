@@ -398,6 +398,41 @@ async fn the_submit_form_offers_every_example_and_queues_what_is_posted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submit_form_refuses_a_key_repeated_in_one_object_as_the_api_does() {
+    let app = idle_app().await;
+    let spec = example("xor-inline").replacen(
+        "\"name\": \"xor-inline\",",
+        "\"name\": \"xor-inline\", \"name\": \"renamed\",",
+        1,
+    );
+    assert!(
+        spec.contains("\"renamed\""),
+        "the example names itself first"
+    );
+    let page = html(
+        post_form(&app, "/submit", &[("spec", &spec)]).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(page.contains("<code>spec</code>"), "{page}");
+    assert!(
+        page.contains("the key &quot;name&quot; appears twice in one object"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&quot;name&quot;: &quot;renamed&quot;"),
+        "the form keeps the spec as typed: {page}"
+    );
+    let api = app
+        .send(Method::POST, "/v1/jobs", Some("application/json"), spec)
+        .await;
+    assert_eq!(api.status(), StatusCode::BAD_REQUEST);
+    let jobs = body(app.get("/v1/jobs").await, StatusCode::OK).await;
+    assert_eq!(jobs["items"], json!([]), "neither queued a job");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_page_compares_its_jobs_with_their_grid_values() {
     let app = spawn_app().await;
     let mut spec = crate::jobs::iris_spec(3);

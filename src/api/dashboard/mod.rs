@@ -29,7 +29,7 @@ use maud::Markup;
 use serde::Deserialize;
 
 use super::Routes;
-use super::extract::{Page, Params, encode_cursor};
+use super::extract::{Page, Params, encode_cursor, parse_json};
 use super::problem::{ApiError, Problem};
 use crate::jobs::descent::{check_plottable, contour_svg, read_problem, refusal};
 use crate::jobs::queue::{Submission, Submitted};
@@ -257,12 +257,17 @@ async fn submit(
             return refused(rejection.status(), "", &problem);
         }
     };
-    let spec = match serde_json::from_str(&text) {
+    // Read by the API body's rules: a key repeated in one object is refused, not resolved to
+    // its last value, so the form queues exactly what `POST /v1/jobs` would.
+    let spec = match parse_json(text.as_bytes()) {
         Ok(spec) => spec,
         Err(error) => {
-            let problem =
-                ApiError::BadParameter(Rejection::new("spec", format!("is not JSON: {error}")))
-                    .problem();
+            let message = if error.is_data() {
+                format!("is refused: {error}")
+            } else {
+                format!("is not JSON: {error}")
+            };
+            let problem = ApiError::BadParameter(Rejection::new("spec", message)).problem();
             return refused(StatusCode::BAD_REQUEST, &text, &problem);
         }
     };
