@@ -37,14 +37,7 @@ async fn job_plot(
 }
 
 async fn compare(State(queue): State<Arc<JobQueue>>, params: Params) -> Result<Response, ApiError> {
-    let ids: Vec<String> = params
-        .get("jobs")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let jobs: Vec<&str> = params.get("jobs").into_iter().collect();
     let metric = params.get("metric").unwrap_or("loss");
-    Ok(svg(queue.compare_plot(&ids, metric).await?))
+    Ok(svg(queue.compare_plot(&jobs, metric).await?))
 }

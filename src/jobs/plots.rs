@@ -4,6 +4,8 @@
 //! `gradients`, `steps`, or any value a job logs (`accuracy`, `val_accuracy`,
 //! `mean_squared_error`…); an unknown name is refused with the list of the job's names.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::error::{JobsError, Rejection};
@@ -144,11 +146,17 @@ const MAX_LABEL_FIELDS: usize = 3;
 /// characters, and a cut label would hide the values that tell the runs apart.
 const MAX_LABEL_CHARS: usize = 32;
 
-/// The resolved spec as `(dotted path, value)` leaves; arrays are leaves.
+/// The resolved spec as `(dotted path, value)` leaves; arrays are leaves. The top-level `data`
+/// subtree is left out: inline data holds up to millions of values, which would be cloned and
+/// compared for every job only to make a label too long for the legend; the data a job read
+/// is shown on its own page.
 fn flatten(prefix: &str, value: &Value, out: &mut std::collections::BTreeMap<String, Value>) {
     match value {
         Value::Object(fields) => {
             for (key, field) in fields {
+                if prefix.is_empty() && key == "data" {
+                    continue;
+                }
                 let path = if prefix.is_empty() {
                     key.clone()
                 } else {
@@ -163,10 +171,40 @@ fn flatten(prefix: &str, value: &Value, out: &mut std::collections::BTreeMap<Str
     }
 }
 
+/// The job ids of a comparison from `?jobs=` values, each holding one or more ids separated by
+/// commas: trimmed, blanks dropped, each id once in first-seen order. More than
+/// [`MAX_COMPARED_JOBS`] distinct ids is refused, naming `jobs`, before any job is read; the
+/// repeats are dropped through a set, so a long list costs one pass, not a comparison of every
+/// pair.
+pub fn compared_ids<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, JobsError> {
+    let mut seen = HashSet::new();
+    let mut ids = Vec::new();
+    for value in values {
+        for id in value.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+            if seen.insert(id) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    if ids.len() > MAX_COMPARED_JOBS {
+        return Err(JobsError::InvalidInput(vec![Rejection::new(
+            "jobs",
+            format!(
+                "lists {} jobs; at most {MAX_COMPARED_JOBS} can be compared",
+                ids.len()
+            ),
+        )]));
+    }
+    Ok(ids)
+}
+
 /// Legend labels for compared jobs: the resolved-spec fields in which they differ
-/// (`learning_rate=0.1, batch_size=15`), when there are 1 to 3 such fields besides `name`,
-/// each label fits the legend (32 characters) and they tell every job apart; otherwise each
-/// job's name and id tail.
+/// (`learning_rate=0.1, batch_size=15`), when there are 1 to 3 such fields besides `name` and
+/// outside `data`, each label fits the legend (32 characters) and they tell every job apart;
+/// otherwise each job's name and id tail. Parses every job's resolved spec: CPU work, call it
+/// off the async threads.
 pub fn legend_labels(jobs: &[JobRow]) -> Vec<String> {
     let fallback = || jobs.iter().map(name_and_id_tail).collect();
     let specs: Vec<_> = jobs
@@ -252,6 +290,14 @@ async fn parse_off_runtime<P: Send + 'static>(
     .map_err(|e| JobsError::Corrupt(format!("reading records stopped: {e}")))?
 }
 
+/// [`legend_labels`] on the blocking pool: each resolved spec may hold megabytes of inline
+/// data, all of it parsed to find the fields that differ.
+async fn labels_off_runtime(jobs: Vec<JobRow>) -> Result<Vec<String>, JobsError> {
+    tokio::task::spawn_blocking(move || legend_labels(&jobs))
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("labelling the jobs stopped: {e}")))
+}
+
 pub(super) async fn render(chart: LineChart) -> Result<String, JobsError> {
     tokio::task::spawn_blocking(move || chart.render())
         .await
@@ -322,31 +368,25 @@ impl JobQueue {
         render(chart).await
     }
 
-    /// The SVG of `metric` of several jobs overlaid, one line per job in the given order,
-    /// labelled by [`legend_labels`].
-    pub async fn compare_plot(&self, ids: &[String], metric: &str) -> Result<String, JobsError> {
+    /// The SVG of `metric` of several jobs overlaid, one line per job in the order `jobs` (the
+    /// `?jobs=` values, read by [`compared_ids`]) first names them, labelled by
+    /// [`legend_labels`].
+    pub async fn compare_plot(&self, jobs: &[&str], metric: &str) -> Result<String, JobsError> {
+        let ids = compared_ids(jobs.iter().copied())?;
         if ids.is_empty() {
             return Err(JobsError::InvalidInput(vec![Rejection::new(
                 "jobs",
                 "must list at least one job id, separated by commas",
             )]));
         }
-        if ids.len() > MAX_COMPARED_JOBS {
-            return Err(JobsError::InvalidInput(vec![Rejection::new(
-                "jobs",
-                format!(
-                    "lists {} jobs; at most {MAX_COMPARED_JOBS} can be compared",
-                    ids.len()
-                ),
-            )]));
-        }
         let mut jobs = Vec::with_capacity(ids.len());
         let mut histories = Vec::with_capacity(ids.len());
-        for id in ids {
+        for id in &ids {
             jobs.push(self.get(id).await?.job);
             histories.push(self.epoch_points(id).await?);
         }
-        let runs: Vec<_> = legend_labels(&jobs).into_iter().zip(histories).collect();
+        let labels = labels_off_runtime(jobs).await?;
+        let runs: Vec<_> = labels.into_iter().zip(histories).collect();
         render(job::compare(metric, &runs)).await
     }
 }
@@ -484,6 +524,61 @@ mod tests {
             legend_labels(&jobs),
             ["x.rate=1, y.rate=1", "x.rate=2, y.rate=3"]
         );
+    }
+
+    #[test]
+    fn the_data_subtree_is_not_compared_for_labels() {
+        let inline = |rows: usize, learning_rate: f64| {
+            let mut spec = spec("x", learning_rate, serde_json::json!(15));
+            spec["data"] = serde_json::json!({
+                "type": "inline",
+                "features": vec![[0.5; 4]; rows],
+                "labels": vec![1; rows],
+                "validation_split": 0.1 * rows as f64,
+            });
+            spec
+        };
+        let jobs = [
+            job("1-aaaaaaaa", "a", inline(100, 0.1)),
+            job("1-bbbbbbbb", "b", inline(200, 0.5)),
+        ];
+        assert_eq!(
+            legend_labels(&jobs),
+            ["learning_rate=0.1", "learning_rate=0.5"]
+        );
+        // Jobs that differ only in their data are told apart by name and id tail.
+        let jobs = [
+            job("1-aaaaaaaa", "a", inline(100, 0.1)),
+            job("1-bbbbbbbb", "b", inline(200, 0.1)),
+        ];
+        assert_eq!(legend_labels(&jobs), ["a (aaaaaaaa)", "b (bbbbbbbb)"]);
+    }
+
+    #[test]
+    fn compared_ids_keep_each_id_once_in_first_seen_order() {
+        let ids = compared_ids(["b, a,,b", " c ,a", ""]).expect("accepted");
+        assert_eq!(ids, ["b", "a", "c"]);
+        // A repeated id counts once against the limit, however often it repeats.
+        let repeated = vec!["same"; 10_000].join(",");
+        assert_eq!(compared_ids([repeated.as_str()]).expect("one id"), ["same"]);
+        let twenty: Vec<String> = (0..MAX_COMPARED_JOBS).map(|i| format!("j{i}")).collect();
+        let joined = twenty.join(",");
+        assert_eq!(
+            compared_ids([joined.as_str(), joined.as_str()]).expect("twenty"),
+            twenty
+        );
+        let over = format!("{joined},one-more");
+        match compared_ids([over.as_str()]) {
+            Err(JobsError::InvalidInput(rejections)) => {
+                assert_eq!(rejections[0].path, "jobs");
+                assert!(
+                    rejections[0].message.contains("lists 21 jobs"),
+                    "{rejections:?}"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(compared_ids([]).expect("none").is_empty());
     }
 
     #[test]

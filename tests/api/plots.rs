@@ -201,14 +201,41 @@ async fn compare_overlays_one_metric_of_jobs_named_by_the_spec_fields_that_diffe
     )
     .await;
     assert_eq!(error_paths(&none), ["jobs"]);
-    let many = vec![first.as_str(); 21].join(",");
+    // The limit counts distinct ids, checked before any job is read (these do not exist).
+    let many: Vec<String> = (0..21).map(|i| format!("id-{i}")).collect();
     let too_many = problem(
-        app.get(&format!("/v1/plots/compare.svg?jobs={many}")).await,
+        app.get(&format!("/v1/plots/compare.svg?jobs={}", many.join(",")))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid-input",
     )
     .await;
     assert_eq!(error_paths(&too_many), ["jobs"]);
+    assert!(
+        too_many["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("lists 21 jobs"),
+        "{too_many}"
+    );
+    // A repeated id is drawn once, where it first appears.
+    let repeated = [first.as_str(); 30]
+        .into_iter()
+        .chain([second.as_str(), first.as_str()])
+        .collect::<Vec<_>>()
+        .join(",");
+    let texts = svg(app
+        .get(&format!("/v1/plots/compare.svg?jobs={repeated}"))
+        .await)
+    .await;
+    let first_label = format!("iris-first ({})", &first[first.len() - 8..]);
+    let second_label = format!("iris-second ({})", &second[second.len() - 8..]);
+    assert_eq!(
+        texts.iter().filter(|t| **t == first_label).count(),
+        1,
+        "{texts:?}"
+    );
+    assert!(has(&texts, &second_label), "{texts:?}");
     app.stop().await;
 }
 

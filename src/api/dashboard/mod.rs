@@ -32,6 +32,7 @@ use super::Routes;
 use super::extract::{Page, Params, encode_cursor, parse_json};
 use super::problem::{ApiError, Problem};
 use crate::jobs::descent::{check_plottable, contour_svg, read_problem, refusal};
+use crate::jobs::plots::compared_ids;
 use crate::jobs::queue::{Submission, Submitted};
 use crate::jobs::{JobQueue, JobsError, Rejection};
 
@@ -126,35 +127,34 @@ async fn compare(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Markup, PageError> {
     let pairs = pairs(query)?;
-    let mut ids: Vec<String> = Vec::new();
-    for (_, value) in pairs.iter().filter(|(name, _)| name == "jobs") {
-        for id in value.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-            if !ids.iter().any(|known| known == id) {
-                ids.push(id.to_owned());
-            }
-        }
-    }
+    let ids = compared_ids(
+        pairs
+            .iter()
+            .filter(|(name, _)| name == "jobs")
+            .map(|(_, value)| value.as_str()),
+    )?;
     let metric = pairs
         .iter()
         .rev()
         .find(|(name, value)| name == "metric" && !value.trim().is_empty())
-        .map_or("loss", |(_, value)| value.trim());
-    if ids.len() > crate::jobs::plots::MAX_COMPARED_JOBS {
-        return Err(JobsError::InvalidInput(vec![Rejection::new(
-            "jobs",
-            format!(
-                "lists {} jobs; at most {} can be compared",
-                ids.len(),
-                crate::jobs::plots::MAX_COMPARED_JOBS
-            ),
-        )])
-        .into());
-    }
+        .map_or("loss", |(_, value)| value.trim())
+        .to_owned();
     let mut jobs = Vec::with_capacity(ids.len());
     for id in &ids {
         jobs.push(queue.get(id).await?.job);
     }
-    Ok(compare::compare_page(&jobs, metric))
+    // The metric picker parses every job's resolved spec, which may hold megabytes of inline
+    // data: the page is built off the async threads.
+    render_off_runtime(move || compare::compare_page(&jobs, &metric)).await
+}
+
+/// Builds a page on the blocking pool, for pages whose building parses stored specs.
+async fn render_off_runtime(
+    build: impl FnOnce() -> Markup + Send + 'static,
+) -> Result<Markup, PageError> {
+    tokio::task::spawn_blocking(build)
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("building the page stopped: {e}")).into())
 }
 
 /// A sweep's jobs compared, in sweep order, with the values the grid set for each.
@@ -179,12 +179,9 @@ async fn sweep(
         Some(name) => format!("Sweep {name}"),
         None => format!("Sweep {}", details.sweep.id),
     };
-    Ok(compare::sweep_page(
-        &title,
-        &details.sweep.id,
-        &jobs,
-        metric,
-    ))
+    let sweep_id = details.sweep.id;
+    let metric = metric.to_owned();
+    render_off_runtime(move || compare::sweep_page(&title, &sweep_id, &jobs, &metric)).await
 }
 
 /// Runs the descent the form describes; what is wrong with it is shown beside the form (with
