@@ -5,7 +5,11 @@
 //! one softmax layer, zero epochs) and taken from the resulting plan. Their errors therefore
 //! carry the same paths (`optimizer.momentum`) and the same defaults apply.
 
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use super::error::{JobsError, Rejection};
 use super::recorder::number;
@@ -226,4 +230,123 @@ pub fn contour_svg(problem: &Problem, path: &Path) -> Result<String, JobsError> 
     );
     crate::plot::descent_contour(&f, &points, &crate::plot::DescentSpec::new(title))
         .map_err(|e| JobsError::Corrupt(e.to_string()))
+}
+
+/// Runs descents on the blocking pool, at most as many at once as it has permits; the rest
+/// wait for one, first come first served. Each descent is bounded (up to 100 000 steps and a
+/// contour grid, about a second of one core), but every request brings its own: unbounded, a
+/// few dozen at once would hold every core and starve the training workers.
+#[derive(Debug, Clone)]
+pub struct DescentLimiter {
+    permits: Arc<Semaphore>,
+}
+
+impl DescentLimiter {
+    /// At most `permits` descents computing at once (at least one).
+    pub fn new(permits: usize) -> Self {
+        DescentLimiter {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+        }
+    }
+
+    /// One permit per core this process may use (`available_parallelism`), one when unknown.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+    }
+
+    /// Permits free right now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Waits for a permit, then runs `work` on the blocking pool. The permit moves into the
+    /// blocking task and is released when `work` returns, not when the request ends: a client
+    /// that hangs up mid-descent does not free a slot while its work still computes.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, JobsError> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| JobsError::Corrupt(format!("descent permits: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let answer = work();
+            drop(permit);
+            answer
+        })
+        .await
+        .map_err(|e| JobsError::Corrupt(format!("descent stopped: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// Starts `count` descents that each hold their permit until their sender is dropped, and
+    /// waits until every one of them computes.
+    async fn hold(
+        limiter: &DescentLimiter,
+        count: usize,
+    ) -> (
+        Vec<std::sync::mpsc::Sender<()>>,
+        Vec<tokio::task::JoinHandle<Result<(), JobsError>>>,
+    ) {
+        let mut releases = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..count {
+            let (release, wait) = std::sync::mpsc::channel::<()>();
+            let (started, running) = tokio::sync::oneshot::channel();
+            let limiter = limiter.clone();
+            tasks.push(tokio::spawn(async move {
+                limiter
+                    .run(move || {
+                        started.send(()).ok();
+                        wait.recv().ok();
+                    })
+                    .await
+            }));
+            running.await.expect("the descent started");
+            releases.push(release);
+        }
+        (releases, tasks)
+    }
+
+    #[tokio::test]
+    async fn the_permits_bound_how_many_descents_compute_at_once() {
+        for permits in [1, 3] {
+            let limiter = DescentLimiter::new(permits);
+            // As many as there are permits compute together…
+            let (mut releases, tasks) = hold(&limiter, permits).await;
+            assert_eq!(limiter.available(), 0);
+            // …and one more waits without starting.
+            let ran = Arc::new(AtomicBool::new(false));
+            let next = limiter.run({
+                let ran = Arc::clone(&ran);
+                move || ran.store(true, Ordering::SeqCst)
+            });
+            tokio::pin!(next);
+            assert!(futures::poll!(&mut next).is_pending());
+            assert!(!ran.load(Ordering::SeqCst), "{permits} permits");
+            // One finishing lets it in.
+            releases.pop();
+            next.await.expect("ran");
+            assert!(ran.load(Ordering::SeqCst));
+            drop(releases);
+            for task in tasks {
+                task.await.expect("joined").expect("ran");
+            }
+            assert_eq!(limiter.available(), permits);
+        }
+    }
+
+    #[test]
+    fn the_service_allows_one_descent_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert_eq!(DescentLimiter::per_core().available(), cores);
+        assert_eq!(DescentLimiter::new(0).available(), 1);
+    }
 }

@@ -15,6 +15,7 @@ use crate::store::{
 };
 
 use super::datasets::{StoreCatalog, referenced_datasets};
+use super::descent::DescentLimiter;
 use super::error::{JobsError, LimitExceeded, Rejection};
 use super::events::{self, EventHub};
 use super::imported::{self, ImportBody};
@@ -142,6 +143,8 @@ pub struct JobQueue {
     node: Node,
     pub(super) predictors: PredictorCache,
     metrics: Arc<ServiceMetrics>,
+    /// Bounds `POST /v1/descent` and the dashboard's descents to one per core.
+    descents: DescentLimiter,
 }
 
 impl JobQueue {
@@ -155,6 +158,7 @@ impl JobQueue {
             node: Node::default(),
             predictors: PredictorCache::default(),
             metrics: Arc::new(ServiceMetrics::new()),
+            descents: DescentLimiter::per_core(),
         }
     }
 
@@ -174,6 +178,11 @@ impl JobQueue {
 
     pub fn hub(&self) -> &Arc<EventHub> {
         &self.hub
+    }
+
+    /// Where descents run: on the blocking pool, at most one per core at once.
+    pub fn descents(&self) -> &DescentLimiter {
+        &self.descents
     }
 
     pub fn doorbell(&self) -> &Arc<Doorbell> {

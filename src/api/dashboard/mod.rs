@@ -187,10 +187,11 @@ async fn sweep(
 /// Runs the descent the form describes; what is wrong with it is shown beside the form (with
 /// the status the API would answer), not as an error page.
 async fn descent(
+    State(queue): State<Arc<JobQueue>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let form = descent::DescentForm::from_query(&pairs(query)?);
-    match descent_svg(&form).await {
+    match descent_svg(&queue, &form).await {
         Ok(svg) => Ok(descent::descent_page(&form, Ok(&svg)).into_response()),
         Err(error) => {
             log(&error);
@@ -200,18 +201,20 @@ async fn descent(
     }
 }
 
-async fn descent_svg(form: &descent::DescentForm) -> Result<String, ApiError> {
+async fn descent_svg(queue: &JobQueue, form: &descent::DescentForm) -> Result<String, ApiError> {
     let body = form.request().map_err(JobsError::InvalidInput)?;
     let problem = read_problem(&body)?;
     check_plottable(&problem)?;
-    // Up to 100 000 steps and a contour grid: off the async threads, as the API does.
-    tokio::task::spawn_blocking(move || {
-        let path = crate::descent::run(&problem).map_err(refusal)?;
-        contour_svg(&problem, &path)
-    })
-    .await
-    .map_err(|e| JobsError::Corrupt(format!("descent stopped: {e}")))?
-    .map_err(ApiError::from)
+    // Up to 100 000 steps and a contour grid: off the async threads and within the API's
+    // bound on descents computing at once.
+    queue
+        .descents()
+        .run(move || {
+            let path = crate::descent::run(&problem).map_err(refusal)?;
+            contour_svg(&problem, &path)
+        })
+        .await?
+        .map_err(ApiError::from)
 }
 
 async fn submit_form(
