@@ -17,7 +17,7 @@ use super::jobs::{stored_json, timestamp};
 use super::problem::ApiError;
 use crate::jobs::imported::ImportBody;
 use crate::jobs::model::{ExportFormat, Prediction, model_json_bytes};
-use crate::jobs::{JobQueue, JobsError, Rejection};
+use crate::jobs::{JobQueue, Rejection};
 use crate::store::ImportedModelRecord;
 
 pub fn routes() -> Routes {
@@ -106,17 +106,18 @@ async fn predict_model(
     Ok(Json(prediction_json(&prediction)))
 }
 
-/// `?format=json|safetensors|onnx`; an unknown name is a 422 naming `format`.
+/// `?format=json|safetensors|onnx`; an unknown name is a 400 naming `format`, as for every
+/// other query parameter.
 pub fn export_format(params: &Params) -> Result<ExportFormat, ApiError> {
     let name = params.get("format").unwrap_or("json");
     ExportFormat::from_name(name).ok_or_else(|| {
-        ApiError::Jobs(JobsError::InvalidInput(vec![Rejection::new(
+        ApiError::BadParameter(Rejection::new(
             "format",
             format!(
                 "must be one of {}, got {name:?}",
                 ExportFormat::NAMES.join(", ")
             ),
-        )]))
+        ))
     })
 }
 

@@ -298,11 +298,18 @@ async fn an_unknown_model_format_is_refused_naming_format() {
     let id = trained_iris_job(&app).await;
     let refusal = problem(
         app.get(&format!("/v1/jobs/{id}/model?format=pickle")).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-input",
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
     )
     .await;
-    assert!(refusal.to_string().contains("format"), "{refusal}");
+    assert_eq!(crate::support::error_paths(&refusal), ["format"]);
+    // The request is checked before the job is looked up.
+    problem(
+        app.get("/v1/jobs/no-such-job/model?format=pickle").await,
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+    )
+    .await;
     app.stop().await;
 }
 
