@@ -257,6 +257,14 @@ async fn pump(
                         return Ok(());
                     }
                 }
+                // The final status, at or before the reader's `after` (ids are numbered across
+                // all jobs, so a reader may start past it): nothing more will come.
+                Ok(event) if is_final(&event) => {
+                    if let Some(status) = announced_status(&event) {
+                        let _ = outbox.send(Ok(Followed::Ended(status))).await;
+                    }
+                    return Ok(());
+                }
                 Ok(_) => {}
                 // Fell behind: catch up from the store.
                 Err(broadcast::error::RecvError::Lagged(_)) => break,
@@ -264,6 +272,11 @@ async fn pump(
                 // subscribe again (before reading, so nothing falls between) and catch up.
                 Err(broadcast::error::RecvError::Closed) => {
                     subscription = hub.subscribe(job_id);
+                    ended_before = store
+                        .job(job_id)
+                        .await?
+                        .map(|job| job.status)
+                        .filter(|status| status.is_terminal());
                     break;
                 }
             }

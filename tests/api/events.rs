@@ -83,3 +83,30 @@ async fn a_training_job_streams_every_epoch_and_a_resumed_stream_misses_nothing(
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_past_a_running_jobs_last_event_gets_end_when_it_finishes() {
+    let app = spawn_app().await;
+    let job = submit(&app, &iris_spec(100_000)).await;
+    let id = job["id"].as_str().expect("an id").to_owned();
+    app.wait_for_job(&id, Duration::from_secs(30), |job| {
+        job["status"] == "running"
+    })
+    .await;
+    // Ids are numbered across all jobs, so a reader may start past this job's every event.
+    let mut stream = open_events(&app, &id, Some("999999999")).await;
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/v1/jobs/{id}/cancel")))
+        .send()
+        .await
+        .expect("sent");
+    body(cancelled, StatusCode::OK).await;
+    let rest = tokio::time::timeout(Duration::from_secs(30), stream.rest())
+        .await
+        .expect("the stream ends with the job");
+    let last = rest.last().expect("an end event");
+    assert_eq!((last.event.as_str(), last.id.as_deref()), ("end", None));
+    assert_eq!(last.data["status"], "cancelled");
+    app.stop().await;
+}
