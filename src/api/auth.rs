@@ -3,8 +3,11 @@
 //!
 //! - `Authorization: Bearer KEY`, as API clients and Prometheus scrapers send it;
 //! - `Authorization: Basic …` with the key as the password (the user name is ignored), which a
-//!   browser asks for itself when a dashboard page answers 401 with a `Basic` challenge, and
-//!   then sends with every request to the server, the page's own `fetch` calls included.
+//!   browser asks for itself when a dashboard page answers 401 with a `Basic` challenge. A
+//!   browser sends those credentials on its own only below the path it logged in at, so
+//!   requests a browser makes (it says so in `Sec-Fetch-Site`) are challenged with `Basic` in
+//!   the same realm wherever they go: the page's calls to `/v1/…` are answered with the
+//!   cached key instead of failing.
 //!
 //! Keys are kept as SHA-256 digests and a presented key is compared with every one of them
 //! without an early exit, so neither the keys nor the time taken tell which bytes matched.
@@ -93,7 +96,9 @@ pub async fn require_key(
     if !keys.required() || OPEN_PATHS.contains(&path) {
         return next.run(request).await;
     }
-    let challenge = if path.starts_with("/v1/") || path == "/metrics" || path == "/openapi.yaml" {
+    let api_path = path.starts_with("/v1/") || path == "/metrics" || path == "/openapi.yaml";
+    let from_browser = request.headers().contains_key("sec-fetch-site");
+    let challenge = if api_path && !from_browser {
         Challenge::Bearer
     } else {
         Challenge::Basic

@@ -170,6 +170,24 @@ async fn with_api_keys_every_request_but_the_probes_needs_one() {
     .await;
     assert_eq!(listed["items"], serde_json::json!([]));
 
+    // A browser's own requests to the API are challenged with Basic too, so that it answers
+    // with the key it cached for a dashboard page.
+    let from_page = app
+        .client
+        .get(app.url("/v1/jobs"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(from_page.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        from_page.headers()["www-authenticate"]
+            .to_str()
+            .is_ok_and(|c| c.starts_with("Basic ")),
+        "{:?}",
+        from_page.headers()
+    );
+
     // The dashboard challenges with Basic, so that a browser asks; the key is the password.
     let page = send("/", None).await.expect("sent");
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
