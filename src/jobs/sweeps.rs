@@ -40,9 +40,9 @@ use crate::store::{
     SweepJob, SweepQuery, SweepRow,
 };
 
-/// The most inline feature values a sweep may copy into its jobs, in all: what one job may
-/// carry (`spec::data::MAX_INLINE_CELLS`).
-const MAX_SWEEP_INLINE_CELLS: u64 = super::spec::data::MAX_INLINE_CELLS as u64;
+/// The most JSON a sweep's job specs may hold in all (each is a copy of the base with its
+/// overrides): room for 64 jobs of 64 KiB, or a few copies of small inline data.
+const MAX_SWEEP_SPEC_BYTES: u64 = 4 << 20;
 
 /// The most fields one grid may vary (each with at least one value).
 const MAX_GRID_KEYS: usize = 32;
@@ -304,22 +304,21 @@ pub fn read_request(body: &Value, max_jobs: u64) -> Result<SweepRequest, JobsErr
         .try_fold(1u64, |n, axis| n.checked_mul(axis.values.len() as u64));
     match combinations {
         Some(n) if n <= max_jobs => {
-            // Every job is a copy of the base with its overrides: inline data is copied into
-            // each, validated for each and stored with each.
-            let per_job = inline_cells(&base)
+            // Every job is a copy of the base with its overrides, validated and stored.
+            let per_job = json_len(&base)
                 + axes
                     .iter()
-                    .map(|axis| axis.values.iter().map(inline_cells).max().unwrap_or(0))
+                    .map(|axis| axis.values.iter().map(json_len).max().unwrap_or(0))
                     .sum::<u64>();
-            let copied = per_job.saturating_mul(n);
-            if copied > MAX_SWEEP_INLINE_CELLS {
+            let stored = per_job.saturating_mul(n);
+            if stored > MAX_SWEEP_SPEC_BYTES {
                 return Err(JobsError::InvalidSpec(vec![Rejection::new(
-                    "/base/data",
+                    "/base",
                     format!(
-                        "inline data is copied into each of the sweep's {n} jobs: {per_job} values \
-                         each, {copied} in all, over the {MAX_SWEEP_INLINE_CELLS} a sweep may \
-                         copy; upload the data (POST /v1/datasets) and use {{\"type\": \
-                         \"dataset\", \"id\": …}}"
+                        "each of the sweep's {n} jobs is a copy of the base with its overrides: \
+                         up to {per_job} bytes of JSON each, {stored} in all, over the \
+                         {MAX_SWEEP_SPEC_BYTES} a sweep may store; upload inline data once \
+                         (POST /v1/datasets) and use {{\"type\": \"dataset\", \"id\": …}}"
                     ),
                 )]));
             }
@@ -335,26 +334,22 @@ pub fn read_request(body: &Value, max_jobs: u64) -> Result<SweepRequest, JobsErr
     }
 }
 
-/// Feature values of the inline data sources anywhere in `value` (a spec, part of one, or a
-/// grid value).
-fn inline_cells(value: &Value) -> u64 {
-    match value {
-        Value::Object(fields) => {
-            let own = match (fields.get("type"), fields.get("features")) {
-                (Some(Value::String(kind)), Some(Value::Array(rows))) if kind == "inline" => rows
-                    .iter()
-                    .map(|row| row.as_array().map_or(1, Vec::len) as u64)
-                    .sum(),
-                _ => 0,
-            };
-            own + fields
-                .iter()
-                .filter(|(key, _)| !matches!(key.as_str(), "features" | "labels"))
-                .map(|(_, child)| inline_cells(child))
-                .sum::<u64>()
+/// The length of `value` written as JSON, counted without writing it out.
+fn json_len(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
         }
-        Value::Array(items) => items.iter().map(inline_cells).sum(),
-        _ => 0,
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => u64::MAX,
     }
 }
 

@@ -351,24 +351,40 @@ async fn bad_sweep_bodies_are_refused_with_their_paths() {
         .await;
         assert_eq!(error_paths(&refused), paths, "{sweep}: {refused:#}");
     }
-    // Inline data is copied into every job: 4 jobs × 30 000 values is over what one job may
-    // carry, so the sweep is refused and pointed at an uploaded dataset.
-    let rows = vec![json!([0.5, 0.25, 0.125]); 10_000];
+    // Every job is a copy of the base with its overrides: inline data of about 1.2 MB,
+    // copied into 4 jobs, is over the 4 MiB a sweep may store, whether it is in the base or
+    // in the grid's values; the refusal points at an uploaded dataset.
+    let rows = vec![json!([0.123456789, 0.234567891, 0.345678912, 0.456789123]); 25_000];
     let mut inline_base = base(2);
-    inline_base["data"] = json!({"type": "inline", "features": rows,
-                                 "labels": vec![json!(0); 10_000]});
-    let copied = problem(
-        app.post_json(
-            "/v1/sweeps",
-            &json!({"base": inline_base, "grid": {"training.seed": [1, 2, 3, 4]}}),
+    inline_base["data"] = json!({"type": "inline", "features": rows.clone(),
+                                 "labels": vec![json!(0); 25_000]});
+    // Four different copies of the rows, so that the grid's values are distinct.
+    let variant = |k: f64| {
+        let mut rows = rows.clone();
+        rows[0] = json!([k, k, k, k]);
+        rows
+    };
+    let mut small_base = base(2);
+    small_base["data"] = json!({"type": "inline", "features": [[0.5, 0.5, 0.5, 0.5], [1, 1, 1, 1]],
+                                "labels": [0, 1]});
+    let sweeps = [
+        json!({"base": inline_base, "grid": {"training.seed": [1, 2, 3, 4]}}),
+        json!({"base": small_base, "grid": {"data.features": [variant(1.0), variant(2.0),
+                                                              variant(3.0), variant(4.0)]}}),
+    ];
+    for sweep in sweeps {
+        let copied = problem(
+            app.post_json("/v1/sweeps", &sweep).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-spec",
         )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-spec",
-    )
-    .await;
-    assert_eq!(error_paths(&copied), ["/base/data"]);
-    assert!(copied.to_string().contains("120000 in all"), "{copied:#}");
+        .await;
+        assert_eq!(error_paths(&copied), ["/base"]);
+        assert!(
+            copied.to_string().contains("POST /v1/datasets"),
+            "{copied:#}"
+        );
+    }
 
     // A list far longer than a sweep may be is refused as too many jobs, without a search
     // for repeats among its values.

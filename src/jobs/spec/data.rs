@@ -25,9 +25,9 @@ pub const MAX_INLINE_ROWS: usize = 100_000;
 pub const MAX_INLINE_FEATURES: usize = 10_000;
 /// Most classes of inline data (the data layer's limit on class labels).
 pub const MAX_INLINE_CLASSES: usize = 1_000;
-/// Most feature values of inline data in all: about 1 MB of JSON. The spec is stored with
-/// the job and read back by every page that shows it, so larger data is uploaded once as a
-/// dataset and named by id.
+/// Most values of one inline source's features, and of its labels: about 1 MB of JSON each.
+/// The spec is stored with the job and read back by every page that shows it, so larger data
+/// is uploaded once as a dataset and named by id.
 pub const MAX_INLINE_CELLS: usize = 100_000;
 /// Most values per inline label vector.
 pub const MAX_INLINE_OUTPUTS: usize = 1_000;
@@ -523,6 +523,18 @@ fn parse_rows(value: &Value, path: &str, errors: &mut Errors) -> Option<Vec<Vec<
 fn parse_labels(value: &Value, path: &str, errors: &mut Errors) -> Option<Vec<Label>> {
     let before = errors.count();
     let items = array(value, path, MAX_INLINE_ROWS, errors)?;
+    let values: usize = items
+        .iter()
+        .map(|label| label.as_array().map_or(1, Vec::len))
+        .sum();
+    if values > MAX_INLINE_CELLS {
+        errors.add(
+            path,
+            format!("must have at most {MAX_INLINE_CELLS} values in all, got {values}; upload a dataset instead"),
+            None,
+        );
+        return None;
+    }
     let range = Interval::closed(-1e30, 1e30);
     let mut width = None;
     let mut labels = Vec::with_capacity(items.len());

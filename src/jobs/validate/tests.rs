@@ -1507,3 +1507,22 @@ fn a_classifier_needs_two_classes_in_its_data() {
         "the data has only 1 class; sparse_categorical_crossentropy needs at least 2 to tell apart"
     );
 }
+
+#[test]
+fn inline_labels_count_toward_the_inline_limit() {
+    // 200 rows of 1 feature, each label a vector of 1000 values: 200 000 label values.
+    let features = json!(vec![json!([0.5]); 200]);
+    let labels = json!(vec![json!(vec![0.25; 1000]); 200]);
+    let mut spec = inline(features, labels);
+    edit(&mut spec, "/training/loss", json!("mean_squared_error"));
+    edit(&mut spec, "/training/metrics", json!([]));
+    let errors = errors_of(&spec);
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"data.labels"), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e
+            .message
+            .contains("at most 100000 values in all, got 200000")),
+        "{errors:?}"
+    );
+}
