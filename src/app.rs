@@ -39,6 +39,8 @@ pub enum AppError {
     Workers(std::io::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A built server: bound, with its workers ready to start.
@@ -55,6 +57,7 @@ pub struct App {
 impl App {
     /// Opens and migrates the database, requeues jobs a previous run left running, and binds.
     pub async fn build(config: Config) -> Result<App, AppError> {
+        config.check_api_keys().map_err(AppError::Config)?;
         let options = store::StoreOptions {
             lease: config.lease(),
         };
