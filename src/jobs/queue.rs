@@ -349,7 +349,12 @@ impl JobQueue {
     /// The built predictor of a succeeded job's model (cached).
     async fn job_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
         if let Some(predictor) = self.predictors.get(id) {
-            return Ok(predictor);
+            // Another node may have deleted the job since: ask the store, which is cheap
+            // beside a prediction. One process forgets its own deletes itself.
+            if !self.store.multi_node() || self.store.has_model(id).await? {
+                return Ok(predictor);
+            }
+            self.predictors.forget(id);
         }
         let generation = self.predictors.generation();
         let (job, record) = self.model(id).await?;
@@ -429,7 +434,11 @@ impl JobQueue {
     async fn model_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
         let key = imported_key(id);
         if let Some(predictor) = self.predictors.get(&key) {
-            return Ok(predictor);
+            // As for a job's model: another node may have deleted it.
+            if !self.store.multi_node() || self.store.has_imported_model(id).await? {
+                return Ok(predictor);
+            }
+            self.predictors.forget(&key);
         }
         let generation = self.predictors.generation();
         let record = self.imported_model(id).await?;

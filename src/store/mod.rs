@@ -588,9 +588,13 @@ pub trait Store: Send + Sync + 'static {
     fn history<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Vec<EventRow>>;
 
     fn model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<ModelRecord>>;
+    /// Whether the job's model is stored, without reading it.
+    fn has_model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, bool>;
 
     fn insert_imported_model(&self, model: ImportedModelRecord) -> StoreFuture<'_, ()>;
     fn imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ImportedModelRecord>>;
+    /// Whether the imported model is stored, without reading it.
+    fn has_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
     /// `true` when the model existed.
     fn delete_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 

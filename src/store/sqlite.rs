@@ -685,6 +685,12 @@ impl SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Whether `sql` (selecting by one id) finds a row.
+    async fn exists(&self, sql: &'static str, id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.is_some())
+    }
+
     async fn model_inner(&self, job_id: &str) -> Result<Option<ModelRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT meta, weights, weights_sha256, created_at FROM models WHERE job_id = $1",
@@ -1314,12 +1320,20 @@ impl Store for SqliteStore {
         Box::pin(self.model_inner(job_id))
     }
 
+    fn has_model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(self.exists("SELECT 1 FROM models WHERE job_id = $1", job_id))
+    }
+
     fn insert_imported_model(&self, model: ImportedModelRecord) -> StoreFuture<'_, ()> {
         Box::pin(self.insert_imported_model_inner(model))
     }
 
     fn imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ImportedModelRecord>> {
         Box::pin(self.imported_model_inner(id))
+    }
+
+    fn has_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(self.exists("SELECT 1 FROM imported_models WHERE id = $1", id))
     }
 
     fn delete_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {

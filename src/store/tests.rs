@@ -150,6 +150,7 @@ on_both_backends!(
     a_full_queue_refuses_new_jobs,
     records_of_an_attempt_that_lost_the_job_are_dropped,
     deleting_a_job_takes_its_events_and_model_with_it,
+    an_imported_model_is_stored_read_and_deleted,
     a_dataset_read_by_a_waiting_job_cannot_be_deleted,
     concurrent_claims_never_take_the_same_job,
     a_checkpoint_belongs_to_the_attempt_that_owns_the_job,
@@ -386,6 +387,33 @@ async fn records_of_an_attempt_that_lost_the_job_are_dropped(db: &TestDb) {
     assert!(statuses[2].contains("restart"));
 }
 
+async fn an_imported_model_is_stored_read_and_deleted(db: &TestDb) {
+    let record = ImportedModelRecord {
+        id: "m".into(),
+        parameter_count: 1,
+        input_width: 1,
+        model: ModelRecord {
+            meta: "{}".into(),
+            weights: vec![0, 0, 128, 63],
+            weights_sha256: "abc".into(),
+            created_at: 3,
+        },
+    };
+    assert_eq!(db.store.has_imported_model("m").await.ok(), Some(false));
+    db.store
+        .insert_imported_model(record.clone())
+        .await
+        .expect("stored");
+    assert_eq!(db.store.has_imported_model("m").await.ok(), Some(true));
+    assert_eq!(
+        db.store.imported_model("m").await.ok().flatten(),
+        Some(record)
+    );
+    assert_eq!(db.store.delete_imported_model("m").await.ok(), Some(true));
+    assert_eq!(db.store.delete_imported_model("m").await.ok(), Some(false));
+    assert_eq!(db.store.has_imported_model("m").await.ok(), Some(false));
+}
+
 async fn deleting_a_job_takes_its_events_and_model_with_it(db: &TestDb) {
     insert(&*db.store, new_job("a", 0, 1)).await;
     assert_eq!(
@@ -413,6 +441,8 @@ async fn deleting_a_job_takes_its_events_and_model_with_it(db: &TestDb) {
         .await
         .expect("finish");
     assert_eq!(db.store.model("a").await.ok().flatten(), Some(model));
+    assert_eq!(db.store.has_model("a").await.ok(), Some(true));
+    assert_eq!(db.store.has_model("b").await.ok(), Some(false));
     assert_eq!(
         db.store
             .job("a")
@@ -427,6 +457,7 @@ async fn deleting_a_job_takes_its_events_and_model_with_it(db: &TestDb) {
         db.store.delete_job("a").await.ok(),
         Some(DeleteJob::Deleted)
     );
+    assert_eq!(db.store.has_model("a").await.ok(), Some(false));
     assert_eq!(
         db.store.delete_job("a").await.ok(),
         Some(DeleteJob::NotFound)
