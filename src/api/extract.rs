@@ -40,14 +40,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 expected: "application/json",
             });
         }
-        let limit = body_limit(&request);
-        let bytes = match Bytes::from_request(request, state).await {
-            Ok(bytes) => bytes,
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            Err(rejection) => return Err(ApiError::UnreadableBody(rejection.body_text())),
-        };
+        let bytes = read_body(request, state).await?;
         let parsed = if bytes.len() >= PARSE_OFF_RUNTIME_FROM {
             tokio::task::spawn_blocking(move || parse_json(&bytes))
                 .await
@@ -59,6 +52,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .map(JsonBody)
             .map_err(|e| ApiError::MalformedJson(e.to_string()))
     }
+}
+
+/// The whole body, within the configured limit (413 naming it beyond).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    let limit = body_limit(&request);
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
+            _ => ApiError::UnreadableBody(rejection.body_text()),
+        })
 }
 
 /// JSON bodies at least this long are parsed on the blocking pool: tens of megabytes (a large
@@ -178,14 +182,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
                 expected: "text/csv",
             });
         }
-        let limit = body_limit(&request);
-        match Bytes::from_request(request, state).await {
-            Ok(bytes) => Ok(CsvBody(bytes)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge { limit })
-            }
-            Err(rejection) => Err(ApiError::UnreadableBody(rejection.body_text())),
-        }
+        read_body(request, state).await.map(CsvBody)
     }
 }
 
@@ -211,14 +208,7 @@ impl<S: Send + Sync> FromRequest<S> for ModelBody {
                 expected: "application/json or application/octet-stream",
             });
         }
-        let limit = body_limit(&request);
-        match Bytes::from_request(request, state).await {
-            Ok(bytes) => Ok(ModelBody::Bytes(bytes)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge { limit })
-            }
-            Err(rejection) => Err(ApiError::UnreadableBody(rejection.body_text())),
-        }
+        read_body(request, state).await.map(ModelBody::Bytes)
     }
 }
 

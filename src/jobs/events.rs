@@ -210,6 +210,15 @@ async fn poll_tick(poll: Option<Duration>) {
     }
 }
 
+/// The job's final status, if it has ended.
+async fn ended(store: &dyn Store, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+    Ok(store
+        .job(job_id)
+        .await?
+        .map(|job| job.status)
+        .filter(|status| status.is_terminal()))
+}
+
 async fn pump(
     store: &dyn Store,
     hub: &Arc<EventHub>,
@@ -222,11 +231,7 @@ async fn pump(
     let mut subscription = hub.subscribe(job_id);
     // Read before the first catch-up: a job that had ended then has all its events stored, so
     // if that catch-up brings no final status, the reader was past it already.
-    let mut ended_before = store
-        .job(job_id)
-        .await?
-        .map(|job| job.status)
-        .filter(|status| status.is_terminal());
+    let mut ended_before = ended(store, job_id).await?;
     loop {
         loop {
             let rows = store.events(job_id, last, CATCH_UP_PAGE).await?;
@@ -272,11 +277,7 @@ async fn pump(
                 // subscribe again (before reading, so nothing falls between) and catch up.
                 Err(broadcast::error::RecvError::Closed) => {
                     subscription = hub.subscribe(job_id);
-                    ended_before = store
-                        .job(job_id)
-                        .await?
-                        .map(|job| job.status)
-                        .filter(|status| status.is_terminal());
+                    ended_before = ended(store, job_id).await?;
                     break;
                 }
             }

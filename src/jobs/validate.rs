@@ -233,6 +233,16 @@ pub const MAX_STEP_RECORDS: u64 = 100_000;
 /// 250 MB; a 20-layer network may run the full 100 000 epochs, a 256-layer one 7 800.
 pub const MAX_LAYER_ENTRIES: u64 = 2_000_000;
 
+/// Samples per step (`full` resolved to `n_train`) and steps per epoch (the last partial
+/// batch is a step of its own).
+fn batching(training: &TrainingSpec, n_train: usize) -> (usize, usize) {
+    let batch = match training.batch_size {
+        BatchSize::Samples(n) => n,
+        BatchSize::Full => n_train,
+    };
+    (batch, n_train.div_ceil(batch.max(1)))
+}
+
 /// What the cross-field checks learnt about the data.
 struct DataFacts {
     shape: DataShape,
@@ -267,10 +277,8 @@ fn check_across(
             errors,
         );
         let layers = convert::layers(&architecture.layers);
-        let count: usize = parameter_shapes(&layers, facts.shape.features)
-            .iter()
-            .map(ParameterShape::len)
-            .sum();
+        let shapes = parameter_shapes(&layers, facts.shape.features);
+        let count: usize = shapes.iter().map(ParameterShape::len).sum();
         if count > MAX_PARAMETERS {
             errors.add(
                 "architecture.layers",
@@ -280,7 +288,7 @@ fn check_across(
         }
         if let Some(training) = &parts.training {
             check_output(&architecture.layers, training, &facts.shape, errors);
-            let kernels = parameter_shapes(&layers, facts.shape.features)
+            let kernels = shapes
                 .iter()
                 .filter(|p| p.name.ends_with(".kernel"))
                 .count() as u64;
@@ -657,12 +665,8 @@ fn check_training(
     errors: &mut Errors,
 ) {
     if let Some(every) = training.log_every_steps {
-        let batch = match training.batch_size {
-            BatchSize::Samples(n) => n,
-            BatchSize::Full => facts.n_train,
-        };
-        let steps =
-            (facts.n_train.div_ceil(batch.max(1)) as u64).saturating_mul(training.epochs as u64);
+        let (_, steps_per_epoch) = batching(training, facts.n_train);
+        let steps = (steps_per_epoch as u64).saturating_mul(training.epochs as u64);
         let records = steps / every as u64;
         if records > MAX_STEP_RECORDS {
             errors.add(
@@ -835,11 +839,7 @@ fn build(mut spec: JobSpec, facts: DataFacts, seed_if_absent: u64) -> ValidatedJ
     let parameters = parameter_shapes(&layers, input_width);
     let parameter_count = parameters.iter().map(ParameterShape::len).sum();
     let output_width = crate::train::shape::output_width(&layers, input_width);
-    let batch_size = match spec.training.batch_size {
-        BatchSize::Samples(n) => n,
-        BatchSize::Full => facts.n_train,
-    };
-    let steps_per_epoch = facts.n_train.div_ceil(batch_size.max(1));
+    let (batch_size, steps_per_epoch) = batching(&spec.training, facts.n_train);
     let total_steps = steps_per_epoch as u64 * spec.training.epochs as u64;
 
     let augmentation = Augmentation {
