@@ -13,8 +13,6 @@
 //! `1 − β1` and `1 − β2` are Python-float arithmetic in Keras (float64, then rounded), unlike
 //! Nadam's, which are float32; see [`super::python_float`].
 
-use std::ops::Range;
-
 use super::watch::{Elementwise, StepVisitor};
 use super::{Slot, python_float};
 
@@ -64,18 +62,14 @@ impl Adam {
         self.beta_2_power = libm::powf(self.beta_2, local_step);
     }
 
-    /// Hands `visitor` this apply's step on variable `index` and its slots `m` and `v`;
-    /// `None` with AMSGrad, whose maximum is not written as an [`Elementwise`] step (see
-    /// [`Adam::update_amsgrad`]).
+    /// Hands `visitor` this apply's step on variable `index` and its slots: `m` and `v`, and
+    /// `v_max` with AMSGrad.
     pub(super) fn with_step<V: StepVisitor>(
         &mut self,
         index: usize,
         learning_rate: f32,
         visitor: V,
-    ) -> Option<V::Output> {
-        if self.v_max.is_some() {
-            return None;
-        }
+    ) -> V::Output {
         let step = AdamStep {
             one_minus_beta_1: self.one_minus_beta_1,
             one_minus_beta_2: self.one_minus_beta_2,
@@ -84,55 +78,15 @@ impl Adam {
         };
         let m = self.m.buffers[index].as_mut_slice();
         let v = self.v.buffers[index].as_mut_slice();
-        Some(visitor.visit(step, [m, v]))
+        match &mut self.v_max {
+            Some(v_max) => visitor.visit(AmsgradStep(step), [m, v, &mut v_max.buffers[index]]),
+            None => visitor.visit(step, [m, v]),
+        }
     }
 
     /// `α_t = lr · sqrt(1 − β2^t) / (1 − β1^t)`.
     fn alpha(&self, learning_rate: f32) -> f32 {
         learning_rate * (1.0 - self.beta_2_power).sqrt() / (1.0 - self.beta_1_power)
-    }
-
-    /// One AMSGrad update of the values `range` of variable `index` (`weights` and
-    /// `gradient` hold just those); `gradient` is already clipped.
-    ///
-    /// # Panics
-    /// Without AMSGrad: a bug in the caller.
-    pub fn update_amsgrad(
-        &mut self,
-        index: usize,
-        range: Range<usize>,
-        learning_rate: f32,
-        weights: &mut [f32],
-        gradient: &[f32],
-    ) {
-        let alpha = self.alpha(learning_rate);
-        let (one_minus_beta_1, one_minus_beta_2, epsilon) =
-            (self.one_minus_beta_1, self.one_minus_beta_2, self.epsilon);
-        // Equal-length reslices let the compiler drop the bounds checks and vectorize the
-        // loop; every element still sees Keras's operations in Keras's order.
-        let n = weights.len();
-        let w = &mut weights[..n];
-        let g = &gradient[..n];
-        let m = &mut self.m.buffers[index][range.clone()][..n];
-        let v = &mut self.v.buffers[index][range.clone()][..n];
-        let v_max =
-            &mut self.v_max.as_mut().expect("AMSGrad's v_max slot").buffers[index][range][..n];
-        // Sixteen lanes wide with AVX-512, eight with AVX2 (`crate::train::simd`); same results.
-        crate::train::simd::dispatch(
-            #[inline(always)]
-            || {
-                for i in 0..n {
-                    let gi = g[i];
-                    let mi = m[i] + (gi - m[i]) * one_minus_beta_1;
-                    let vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2;
-                    let top = v_max[i].max(vi);
-                    m[i] = mi;
-                    v[i] = vi;
-                    v_max[i] = top;
-                    w[i] -= (mi * alpha) / (top.sqrt() + epsilon);
-                }
-            },
-        );
     }
 
     pub(super) fn slots(&self) -> Vec<&Slot> {
@@ -177,6 +131,37 @@ impl Elementwise<2> for AdamStep {
         );
         let numerator = simd.mul_f32s(*m, splat(self.alpha));
         let denominator = simd.add_f32s(simd.sqrt_f32s(*v), splat(self.epsilon));
+        simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
+    }
+}
+
+/// AMSGrad's step on one vector: Adam's, with `sqrt(v_max)` in place of `sqrt(v)` after
+/// `v_max ← max(v_max, v)`. The maximum is written as a comparison and a choice, `v` where
+/// `v_max < v` and `v_max` elsewhere, so that it is the same on every instruction set (a NaN
+/// `v` leaves `v_max` as it was, as `f32::max` would).
+#[derive(Clone, Copy)]
+struct AmsgradStep(AdamStep);
+
+impl Elementwise<3> for AmsgradStep {
+    #[inline(always)]
+    fn step<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [m, v, v_max]: &mut [S::f32s; 3],
+    ) -> S::f32s {
+        let AmsgradStep(rule) = self;
+        let splat = |x: f32| simd.splat_f32s(x);
+        moments(
+            simd,
+            g,
+            [m, v],
+            [rule.one_minus_beta_1, rule.one_minus_beta_2],
+        );
+        *v_max = simd.select_f32s(simd.less_than_f32s(*v_max, *v), *v, *v_max);
+        let numerator = simd.mul_f32s(*m, splat(rule.alpha));
+        let denominator = simd.add_f32s(simd.sqrt_f32s(*v_max), splat(rule.epsilon));
         simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
     }
 }

@@ -231,10 +231,9 @@ impl Optimizer {
     /// time after the whole gradient is clipped, calling `observe` with each block's
     /// [`BlockSums`] of its clipped gradient and its weights before and after the update. The
     /// weights come out bit for bit as from [`Optimizer::update`]: every rule is elementwise
-    /// once the gradient is clipped. Rules written as a [`watch::Elementwise`] step (all but
-    /// AMSGrad) take the sums inside their own loop; AMSGrad, and any rule with weight decay,
-    /// are observed after each block's step while it is in the L1 cache; the sums are the
-    /// same bits either way.
+    /// once the gradient is clipped. Without weight decay the rule's [`watch::Elementwise`]
+    /// step takes the sums inside its own loop; with it, each block is observed after its step
+    /// while it is in the L1 cache; the sums are the same bits either way.
     /// Inlined, so that the loops are compiled into the caller's instruction set
     /// (`crate::train::simd::dispatch`).
     ///
@@ -264,7 +263,7 @@ impl Optimizer {
             };
             let watched = match self.weight_decay {
                 Some(_) => None,
-                None => self.with_step(index, on_range),
+                None => Some(self.with_step(index, on_range)),
             };
             let sums = watched.unwrap_or_else(|| {
                 let before = &mut saved[..w.len()];
@@ -281,9 +280,8 @@ impl Optimizer {
     /// [`Optimizer::update_in_blocks`] of variable `index` shared out on rayon's pool in
     /// `parts` runs of whole blocks ([`watch::step_in_parts`]), with block `b`'s sums written
     /// to `sums[b]` (one entry per block) instead of handed to an observer: the same weights,
-    /// slots and sums, bit for bit. Only for rules written as a [`watch::Elementwise`] step
-    /// (all but AMSGrad) and without weight decay; otherwise it does nothing and returns
-    /// false.
+    /// slots and sums, bit for bit. Only without weight decay; with it, it does nothing and
+    /// returns false.
     ///
     /// # Panics
     /// As [`Optimizer::update`], or if `sums` does not hold one entry per block.
@@ -307,7 +305,8 @@ impl Optimizer {
             parts,
             sums,
         };
-        self.with_step(index, in_parts).is_some()
+        self.with_step(index, in_parts);
+        true
     }
 
     /// True when gradients are clipped, so that [`Optimizer::update`] changes them.
@@ -339,29 +338,24 @@ impl Optimizer {
                 *w -= *w * weight_decay * learning_rate;
             }
         }
-        let range = offset..offset + weights.len();
         let on_range = OnRange {
-            range: range.clone(),
+            range: offset..offset + weights.len(),
             weights: &mut *weights,
             gradient,
         };
-        if self.with_step(index, on_range).is_none()
-            && let Rule::Adam(rule) = &mut self.rule
-        {
-            rule.update_amsgrad(index, range, learning_rate, weights, gradient);
-        }
+        self.with_step(index, on_range);
     }
 
     /// Hands `visitor` the rule's [`watch::Elementwise`] step for this apply on variable
-    /// `index`, with the variable's slots; `None` for AMSGrad, which has no such step.
-    fn with_step<V: StepVisitor>(&mut self, index: usize, visitor: V) -> Option<V::Output> {
+    /// `index`, with the variable's slots.
+    fn with_step<V: StepVisitor>(&mut self, index: usize, visitor: V) -> V::Output {
         let learning_rate = self.learning_rate;
         match &mut self.rule {
-            Rule::Sgd(rule) => Some(rule.with_step(index, learning_rate, visitor)),
+            Rule::Sgd(rule) => rule.with_step(index, learning_rate, visitor),
             Rule::Adam(rule) => rule.with_step(index, learning_rate, visitor),
-            Rule::Rmsprop(rule) => Some(rule.with_step(index, learning_rate, visitor)),
-            Rule::Adagrad(rule) => Some(rule.with_step(index, learning_rate, visitor)),
-            Rule::Nadam(rule) => Some(rule.with_step(index, learning_rate, visitor)),
+            Rule::Rmsprop(rule) => rule.with_step(index, learning_rate, visitor),
+            Rule::Adagrad(rule) => rule.with_step(index, learning_rate, visitor),
+            Rule::Nadam(rule) => rule.with_step(index, learning_rate, visitor),
         }
     }
 

@@ -2,12 +2,13 @@
 //! update ratio) and the finiteness check, taken over one block of the variable in [`LANES`]
 //! independent `f32` lanes: value `j` of a block goes to lane `j % LANES`, in order.
 //!
-//! Rules written as an [`Elementwise`] step (Adam without AMSGrad, SGD) run through
+//! Every rule is written as an [`Elementwise`] step and, without weight decay, runs through
 //! [`step_watched`], which adds each value to its lane as it writes it, in explicit vectors
 //! whose accumulators stay in registers: no extra pass, no copy of the weights before the
 //! update, and for Adam the sums fill the arithmetic units while the division and square root
-//! run. The other rules are observed after the step with [`BlockSums::see_all`]. Both add the
-//! same terms in the same order, so the sums are the same bits either way (tested).
+//! run. With weight decay (applied to the whole block before the rule) a block is observed
+//! after its step with [`BlockSums::see_all`]. Both add the same terms in the same order, so
+//! the sums are the same bits either way (tested).
 
 use pulp::{Simd, WithSimd};
 
