@@ -340,6 +340,10 @@ pub fn main(names: &[String], reps: usize, threads: usize) -> Result<(), String>
         products(reps);
         return Ok(());
     }
+    if names.len() == 1 && names[0] == "updates" {
+        updates(reps);
+        return Ok(());
+    }
     let workloads = resolve(names)?;
     let mut table = Vec::new();
     for w in &workloads {
@@ -396,6 +400,9 @@ const PRODUCT_SHAPES: &[(usize, usize, usize)] = &[
     (32, 64, 32),
     (32, 64, 128),
     (32, 128, 64),
+    (32, 64, 10),
+    (64, 32, 10),
+    (128, 128, 10),
     (128, 256, 128),
     (128, 784, 256),
     (784, 128, 256),
@@ -449,6 +456,134 @@ pub fn products(reps: usize) {
             row[1],
             row[2]
         );
+    }
+}
+
+/// The kernels of W4's network (784-256-128-10), whose updates `trainyard bench updates` times.
+const UPDATE_KERNELS: &[(usize, usize)] = &[(784, 256), (256, 128), (128, 10)];
+
+/// `trainyard bench updates`: one optimizer apply to W4's three kernels, statistics included
+/// (the per-layer gradient norm, weight norm and update ratio every step records), on the
+/// path training takes, for each rule; best of `reps` batches of ≥ 20 ms, µs per apply.
+pub fn updates(reps: usize) {
+    use crate::train::fit::kernel_update;
+    use crate::train::layer::{Role, Variable};
+    use crate::train::optim::{Clip, OptimizerConfig, OptimizerKind};
+    use crate::train::regularizer::Regularizer;
+    let adam = |amsgrad| OptimizerKind::Adam {
+        beta_1: 0.9,
+        beta_2: 0.999,
+        epsilon: 1e-7,
+        amsgrad,
+    };
+    let rules = [
+        (
+            "sgd",
+            OptimizerKind::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+            },
+        ),
+        (
+            "sgd momentum 0.9",
+            OptimizerKind::Sgd {
+                momentum: 0.9,
+                nesterov: false,
+            },
+        ),
+        ("adam", adam(false)),
+        ("adam amsgrad", adam(true)),
+        (
+            "rmsprop",
+            OptimizerKind::Rmsprop {
+                rho: 0.9,
+                momentum: 0.0,
+                epsilon: 1e-7,
+                centered: false,
+            },
+        ),
+        (
+            "adagrad",
+            OptimizerKind::Adagrad {
+                initial_accumulator_value: 0.1,
+                epsilon: 1e-7,
+            },
+        ),
+        (
+            "nadam",
+            OptimizerKind::Nadam {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: 1e-7,
+            },
+        ),
+    ];
+    let sizes: Vec<usize> = UPDATE_KERNELS.iter().map(|(i, o)| i * o).collect();
+    let values: usize = sizes.iter().sum();
+    eprintln!("rule                 µs per apply ({values} kernel values)");
+    for (name, kind) in rules {
+        let config = OptimizerConfig {
+            kind,
+            clip: Clip::None,
+            weight_decay: None,
+        };
+        let mut optimizer = config.build(&sizes);
+        let mut variables: Vec<Variable> = UPDATE_KERNELS
+            .iter()
+            .enumerate()
+            .map(|(i, &(inputs, units))| Variable {
+                name: format!("layers.{i}.kernel"),
+                shape: vec![inputs, units],
+                values: (0..inputs * units)
+                    .map(|j| (j as f32 * 0.37).sin() * 0.05)
+                    .collect(),
+                gradient: vec![0.0; inputs * units],
+                role: Role::Kernel(Regularizer::default()),
+            })
+            .collect();
+        let fill = |variables: &mut [Variable], step: usize| {
+            for v in variables {
+                for (j, g) in v.gradient.iter_mut().enumerate() {
+                    *g = ((j + step) as f32 * 0.11).cos() * 1e-3;
+                }
+            }
+        };
+        let mut step = 0;
+        let mut best = f64::INFINITY;
+        for _ in 0..reps.max(1) {
+            let mut elapsed = 0.0;
+            let mut applies = 0;
+            while elapsed < 0.02 {
+                // A fresh gradient every apply, as training has; its writing is not timed.
+                fill(&mut variables, step);
+                step += 1;
+                let start = Instant::now();
+                optimizer.begin_step(1e-3, 0.0);
+                for (index, variable) in variables.iter_mut().enumerate() {
+                    std::hint::black_box(kernel_update(
+                        &mut optimizer,
+                        index,
+                        variable,
+                        false,
+                        1,
+                        &mut [],
+                    ));
+                }
+                optimizer.end_step();
+                elapsed += start.elapsed().as_secs_f64();
+                applies += 1;
+            }
+            best = best.min(elapsed / applies as f64);
+        }
+        println!(
+            "{}",
+            serde_json::json!({
+                "rule": name,
+                "values": values,
+                "us": (best * 1e8).round() / 100.0,
+            })
+        );
+        eprintln!("{name:<20} {:>12.1}", best * 1e6);
     }
 }
 

@@ -33,7 +33,7 @@ pub enum Command {
 pub struct BenchArgs {
     /// Workload ids (W1…W5), names (iris-sgd…) or `all`; or `products` alone, to time the
     /// workloads' matrix products along each path (the engine's kernel, faer on 1 and 2
-    /// threads).
+    /// threads); or `updates` alone, to time one optimizer apply per rule to W4's kernels.
     #[arg(default_value = "all")]
     pub workloads: Vec<String>,
 

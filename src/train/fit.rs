@@ -851,11 +851,12 @@ fn reduce(lanes: [f32; F32_LANES]) -> f64 {
 
 /// What one kernel's update shows: `‖g‖₂` of its raw gradient, `‖W‖₂` before the update,
 /// `‖ΔW‖₂` of the update, and whether every new weight is finite.
-struct KernelStats {
-    gradient_norm: f64,
-    weight_norm: f64,
-    moved: f64,
-    finite: bool,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KernelStats {
+    pub gradient_norm: f64,
+    pub weight_norm: f64,
+    pub moved: f64,
+    pub finite: bool,
 }
 
 /// Kernels with at least this many values are updated on all of a job's threads, each thread
@@ -870,7 +871,7 @@ const SHARED_UPDATE: usize = 1 << 16;
 /// differences `ΔW` are taken in f32. With `parts > 1` and room in `block_sums` for every
 /// block, rules that can ([`Optimizer::update_in_parts`]) update on that many threads and the
 /// blocks' sums are added afterwards, in the same order.
-fn kernel_update(
+pub(crate) fn kernel_update(
     optimizer: &mut Optimizer,
     index: usize,
     variable: &mut Variable,

@@ -15,6 +15,9 @@ use pulp::{Simd, WithSimd};
 /// Lanes per sum: two AVX-512 registers, four AVX2 ones.
 pub const LANES: usize = 32;
 
+/// Vectors of each lane group one pass of [`step_watched`] takes.
+const PER_PASS: usize = 2;
+
 /// Per-lane sums over one block: `Σ g²`, `Σ before²`, `Σ (after − before)²`, and
 /// `Σ (after − after)`, which is zero while every new value is finite and NaN otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -209,40 +212,48 @@ impl<const N: usize, E: Elementwise<N>> WithSimd for Watched<'_, N, E> {
             mut slots,
         } = self;
         let width = S::F32_LANES;
-        // Vectors per lane group: lane `q·width + e` is element `e` of accumulator `q`.
+        // Vectors per lane group: lane `q·width + e` is element `e` of vector `q`.
         let vectors = LANES / width;
+        // A pass over the variable takes at most two vectors of every group, so that its
+        // accumulators (four sums of two vectors) stay in registers beside the rule's: with
+        // AVX-512 one pass takes whole groups, with AVX2 (sixteen registers) two passes take
+        // the first and the second 64 bytes of every group. Every value is stepped once and
+        // every lane still adds its values in order, so the pass count changes no bits.
+        let per_pass = vectors.min(PER_PASS);
         let zero = simd.splat_f32s(0.0);
-        let mut squares = [zero; LANES];
-        let mut befores = [zero; LANES];
-        let mut moves = [zero; LANES];
-        let mut finite = [zero; LANES];
         let n = weights.len();
         let full = n / LANES * LANES;
-        for group in (0..full).step_by(LANES) {
-            for q in 0..vectors {
-                let at = group + q * width;
-                let g = load::<S>(gradient, at);
-                let before = load::<S>(weights, at);
-                let mut state: [S::f32s; N] = std::array::from_fn(|s| load::<S>(slots[s], at));
-                let after = rule.step(simd, before, g, &mut state);
-                for (slot, &value) in slots.iter_mut().zip(&state) {
-                    store::<S>(slot, at, value);
-                }
-                store::<S>(weights, at, after);
-                squares[q] = simd.add_f32s(squares[q], simd.mul_f32s(g, g));
-                befores[q] = simd.add_f32s(befores[q], simd.mul_f32s(before, before));
-                let moved = simd.sub_f32s(after, before);
-                moves[q] = simd.add_f32s(moves[q], simd.mul_f32s(moved, moved));
-                finite[q] = simd.add_f32s(finite[q], simd.sub_f32s(after, after));
-            }
-        }
         let mut sums = BlockSums::ZERO;
-        for q in 0..vectors {
-            let at = q * width;
-            store::<S>(&mut sums.gradient, at, squares[q]);
-            store::<S>(&mut sums.before, at, befores[q]);
-            store::<S>(&mut sums.moved, at, moves[q]);
-            store::<S>(&mut sums.finite, at, finite[q]);
+        for first in (0..vectors).step_by(per_pass) {
+            let mut squares = [zero; PER_PASS];
+            let mut befores = [zero; PER_PASS];
+            let mut moves = [zero; PER_PASS];
+            let mut finite = [zero; PER_PASS];
+            for group in (0..full).step_by(LANES) {
+                for i in 0..per_pass {
+                    let at = group + (first + i) * width;
+                    let g = load::<S>(gradient, at);
+                    let before = load::<S>(weights, at);
+                    let mut state: [S::f32s; N] = std::array::from_fn(|s| load::<S>(slots[s], at));
+                    let after = rule.step(simd, before, g, &mut state);
+                    for (slot, &value) in slots.iter_mut().zip(&state) {
+                        store::<S>(slot, at, value);
+                    }
+                    store::<S>(weights, at, after);
+                    squares[i] = simd.add_f32s(squares[i], simd.mul_f32s(g, g));
+                    befores[i] = simd.add_f32s(befores[i], simd.mul_f32s(before, before));
+                    let moved = simd.sub_f32s(after, before);
+                    moves[i] = simd.add_f32s(moves[i], simd.mul_f32s(moved, moved));
+                    finite[i] = simd.add_f32s(finite[i], simd.sub_f32s(after, after));
+                }
+            }
+            for i in 0..per_pass {
+                let at = (first + i) * width;
+                store::<S>(&mut sums.gradient, at, squares[i]);
+                store::<S>(&mut sums.before, at, befores[i]);
+                store::<S>(&mut sums.moved, at, moves[i]);
+                store::<S>(&mut sums.finite, at, finite[i]);
+            }
         }
         // The last partial lane group, one value at a time, lanes 0, 1, …
         let scalar = pulp::Scalar::new();
