@@ -347,7 +347,7 @@ impl JobQueue {
     /// The SVG of plot `name` of job `id`; a job with no records yet gets a chart saying
     /// "no data yet".
     pub async fn plot(&self, id: &str, name: &str) -> Result<String, JobsError> {
-        let job = self.get(id).await?.job;
+        let job = self.row(id).await?;
         let epochs = self.epoch_points(id).await?;
         let available = plot_names(&job, &epochs);
         if !available.iter().any(|n| n == name) {
@@ -382,7 +382,7 @@ impl JobQueue {
         let mut jobs = Vec::with_capacity(ids.len());
         let mut histories = Vec::with_capacity(ids.len());
         for id in &ids {
-            jobs.push(self.get(id).await?.job);
+            jobs.push(self.row(id).await?);
             histories.push(self.epoch_points(id).await?);
         }
         let labels = labels_off_runtime(jobs).await?;

@@ -477,7 +477,9 @@ impl JobQueue {
         export_with(predictor, format).await
     }
 
-    async fn existing(&self, id: &str) -> Result<JobRow, JobsError> {
+    /// The job's row alone, without its history or queue position (which [`JobQueue::get`]
+    /// adds); a missing job is [`JobsError::JobNotFound`].
+    pub async fn row(&self, id: &str) -> Result<JobRow, JobsError> {
         self.store
             .job(id)
             .await?
@@ -485,7 +487,7 @@ impl JobQueue {
     }
 
     pub async fn get(&self, id: &str) -> Result<JobDetails, JobsError> {
-        let job = self.existing(id).await?;
+        let job = self.row(id).await?;
         let history = self.store.history(id).await?;
         let queue_position = match job.status {
             JobStatus::Queued => self.store.queue_position(id).await?,
@@ -538,7 +540,7 @@ impl JobQueue {
                 let mut current = job;
                 while !current.status.is_terminal() && tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(10)).await;
-                    current = self.existing(id).await?;
+                    current = self.row(id).await?;
                 }
                 Ok(current)
             }
@@ -572,7 +574,7 @@ impl JobQueue {
         since: u64,
         limit: u32,
     ) -> Result<Vec<EventRow>, JobsError> {
-        self.existing(id).await?;
+        self.row(id).await?;
         Ok(self.store.epochs(id, since, limit).await?)
     }
 
@@ -586,7 +588,7 @@ impl JobQueue {
         tokio_stream::wrappers::ReceiverStream<Result<events::Followed, crate::store::StoreError>>,
         JobsError,
     > {
-        self.existing(id).await?;
+        self.row(id).await?;
         Ok(events::follow(
             Arc::clone(&self.store),
             Arc::clone(&self.hub),
@@ -597,7 +599,7 @@ impl JobQueue {
 
     /// The stored model of a succeeded job.
     pub async fn model(&self, id: &str) -> Result<(JobRow, ModelRecord), JobsError> {
-        let job = self.existing(id).await?;
+        let job = self.row(id).await?;
         match self.store.model(id).await? {
             Some(model) => Ok((job, model)),
             None => Err(JobsError::ModelNotReady {

@@ -141,7 +141,7 @@ async fn compare(
         .to_owned();
     let mut jobs = Vec::with_capacity(ids.len());
     for id in &ids {
-        jobs.push(queue.get(id).await?.job);
+        jobs.push(queue.row(id).await?);
     }
     // The metric picker parses every job's resolved spec, which may hold megabytes of inline
     // data: the page is built off the async threads.
