@@ -1386,11 +1386,17 @@ mod statistics_tests {
             epsilon: 1e-7,
             amsgrad: false,
         };
+        let amsgrad = OptimizerKind::Adam {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            amsgrad: true,
+        };
         let momentum = OptimizerKind::Sgd {
             momentum: 0.9,
             nesterov: true,
         };
-        for kind in [adam, momentum] {
+        for kind in [adam, amsgrad, momentum] {
             let run = |parts: usize| {
                 let config = OptimizerConfig {
                     kind,
