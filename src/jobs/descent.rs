@@ -156,16 +156,27 @@ pub fn read_problem(body: &Value) -> Result<Problem, JobsError> {
     })
 }
 
-/// A descent error as a request error, named by the field at fault.
+/// A descent error as a request error, named by the field at fault, with a message that
+/// reads after that field's name (as every other refusal's does) rather than repeating it.
 pub fn refusal(error: DescentError) -> JobsError {
-    let path = match &error {
-        DescentError::Parse(_) | DescentError::InvalidQuadratic(_) => "function".to_owned(),
-        DescentError::Dimension { .. } | DescentError::UndefinedAtStart { .. } => "x0".to_owned(),
-        DescentError::NonFiniteStart { index } => format!("x0[{index}]"),
-        DescentError::TooManySteps { .. } | DescentError::PathTooLong { .. } => "steps".to_owned(),
-        DescentError::InvalidTolerance(_) => "tolerance".to_owned(),
-    };
-    invalid(path, error.to_string())
+    match error {
+        DescentError::Parse(parse) => invalid("function", parse.to_string()),
+        DescentError::InvalidQuadratic(_) => invalid("function", error.to_string()),
+        DescentError::Dimension { .. } | DescentError::UndefinedAtStart { .. } => {
+            invalid("x0", error.to_string())
+        }
+        DescentError::NonFiniteStart { index } => {
+            invalid(format!("x0[{index}]"), "is not a finite number")
+        }
+        DescentError::TooManySteps { steps, max } => {
+            invalid("steps", format!("must be at most {max}, got {steps}"))
+        }
+        DescentError::PathTooLong { .. } => invalid("steps", error.to_string()),
+        DescentError::InvalidTolerance(tolerance) => invalid(
+            "tolerance",
+            format!("must be a finite number ≥ 0, got {tolerance}"),
+        ),
+    }
 }
 
 fn point_json(point: &Point) -> Value {

@@ -64,6 +64,9 @@ async fn the_lecture_example_converges_at_0_1_and_diverges_at_0_5() {
     )
     .await;
     assert_eq!(error_paths(&bad), ["function"]);
+    // The message reads after the field's name, without repeating it.
+    let message = bad["errors"][0]["message"].as_str().expect("a message");
+    assert!(message.starts_with("at position "), "{message}");
     let saddle = body(
         app.post_json(
             "/v1/descent",
