@@ -122,15 +122,31 @@ impl Elementwise<2> for AdamStep {
         g: S::f32s,
         [m, v]: &mut [S::f32s; 2],
     ) -> S::f32s {
+        self.apply(simd, w, g, [m, v], |v| v)
+    }
+}
+
+impl AdamStep {
+    /// The moments, then `w − (m·α_t) / (sqrt(s) + ε)` with `s = second(v)` of the new `v`:
+    /// `v` itself for Adam, the running maximum for AMSGrad.
+    #[inline(always)]
+    fn apply<S: pulp::Simd>(
+        self,
+        simd: S,
+        w: S::f32s,
+        g: S::f32s,
+        [m, v]: [&mut S::f32s; 2],
+        second: impl FnOnce(S::f32s) -> S::f32s,
+    ) -> S::f32s {
         let splat = |x: f32| simd.splat_f32s(x);
         moments(
             simd,
             g,
-            [m, v],
+            [&mut *m, &mut *v],
             [self.one_minus_beta_1, self.one_minus_beta_2],
         );
         let numerator = simd.mul_f32s(*m, splat(self.alpha));
-        let denominator = simd.add_f32s(simd.sqrt_f32s(*v), splat(self.epsilon));
+        let denominator = simd.add_f32s(simd.sqrt_f32s(second(*v)), splat(self.epsilon));
         simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
     }
 }
@@ -152,17 +168,10 @@ impl Elementwise<3> for AmsgradStep {
         [m, v, v_max]: &mut [S::f32s; 3],
     ) -> S::f32s {
         let AmsgradStep(rule) = self;
-        let splat = |x: f32| simd.splat_f32s(x);
-        moments(
-            simd,
-            g,
-            [m, v],
-            [rule.one_minus_beta_1, rule.one_minus_beta_2],
-        );
-        *v_max = simd.select_f32s(simd.less_than_f32s(*v_max, *v), *v, *v_max);
-        let numerator = simd.mul_f32s(*m, splat(rule.alpha));
-        let denominator = simd.add_f32s(simd.sqrt_f32s(*v_max), splat(rule.epsilon));
-        simd.sub_f32s(w, simd.div_f32s(numerator, denominator))
+        rule.apply(simd, w, g, [m, v], |v| {
+            *v_max = simd.select_f32s(simd.less_than_f32s(*v_max, v), v, *v_max);
+            *v_max
+        })
     }
 }
 
