@@ -627,21 +627,7 @@ mod tests {
             tensor("layers.0.kernel", &[2, 1], &[1.5, -2.0]),
             tensor("layers.0.bias", &[1], &[0.25]),
         ];
-        let resolved =
-            json!({"architecture": {"layers": []}, "training": {"loss": "mean_squared_error"}});
-        let record = encode(&NewModel {
-            job_id: "j",
-            resolved: &resolved,
-            tensors: &tensors,
-            standardizer: None,
-            feature_names: &[],
-            class_names: None,
-            n_classes: None,
-            input_width: 2,
-            output_width: 1,
-            data_shapes: json!({}),
-            created_at: 0,
-        });
+        let record = regression_record(&tensors, 2);
         assert_eq!(record.weights_sha256, sha256_hex(&record.weights));
         assert_eq!(decode_tensors("j", &record).ok(), Some(tensors));
         let served = model_json("j", &record).expect("json");
@@ -653,19 +639,19 @@ mod tests {
         assert!(decode_tensors("j", &cut).is_err());
     }
 
-    fn small_record() -> ModelRecord {
-        let tensors = [tensor("layers.0.kernel", &[1, 1], &[0.5])];
+    /// The stored model of job `j`, a one-output regression over `input_width` features.
+    fn regression_record(tensors: &[Tensor], input_width: usize) -> ModelRecord {
         let resolved =
             json!({"architecture": {"layers": []}, "training": {"loss": "mean_squared_error"}});
         encode(&NewModel {
             job_id: "j",
             resolved: &resolved,
-            tensors: &tensors,
+            tensors,
             standardizer: None,
             feature_names: &[],
             class_names: None,
             n_classes: None,
-            input_width: 1,
+            input_width,
             output_width: 1,
             data_shapes: json!({}),
             created_at: 0,
@@ -674,7 +660,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_json_bytes_built_off_the_runtime_are_the_served_document() {
-        let record = small_record();
+        let record = regression_record(&[tensor("layers.0.kernel", &[1, 1], &[0.5])], 1);
         let bytes = model_json_bytes("j".into(), record.clone())
             .await
             .expect("serialized");

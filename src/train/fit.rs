@@ -851,12 +851,11 @@ fn reduce(lanes: [f32; F32_LANES]) -> f64 {
 
 /// What one kernel's update shows: `‖g‖₂` of its raw gradient, `‖W‖₂` before the update,
 /// `‖ΔW‖₂` of the update, and whether every new weight is finite.
-#[derive(Debug, Clone, Copy)]
 pub(crate) struct KernelStats {
-    pub gradient_norm: f64,
-    pub weight_norm: f64,
-    pub moved: f64,
-    pub finite: bool,
+    gradient_norm: f64,
+    weight_norm: f64,
+    moved: f64,
+    finite: bool,
 }
 
 /// Kernels with at least this many values are updated on all of a job's threads, each thread
