@@ -67,11 +67,7 @@ impl Activation {
     #[inline(always)]
     fn forward_loops(self, z: &[f32], y: &mut [f32], width: usize) {
         match self {
-            Activation::Softmax => {
-                for (z_row, y_row) in z.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
-                    softmax_row(z_row, y_row);
-                }
-            }
+            Activation::Softmax => softmax_rows(z, y, width, |_, _| {}),
             Activation::Linear => y.copy_from_slice(z),
             Activation::Relu => map(z, y, |x| if x > 0.0 { x } else { 0.0 }),
             Activation::LeakyRelu { negative_slope } => {
@@ -163,6 +159,47 @@ pub fn softmax_row(z: &[f32], y: &mut [f32]) {
     }
 }
 
+/// [`softmax_row`] of every row of `z` (`rows × width`) into `y`, handing `log_sum_exp(row)`
+/// (as [`softmax_and_log_sum_exp`] gives it) to `each_row` with the row's index, in row order.
+///
+/// The same bits as row by row, but with the exponentials taken over the whole batch in one
+/// loop: within a row, the running sum ties each `e^{z−max}` to the one before, and rows as
+/// narrow as a classifier's outputs (three or ten) leave a vector loop nothing to fill, so the
+/// exponentials ran one at a time. Here the rows are first shifted by their maxima in place,
+/// then exponentiated as one vector loop, then summed and divided row by row.
+#[inline(always)]
+pub fn softmax_rows(z: &[f32], y: &mut [f32], width: usize, mut each_row: impl FnMut(usize, f32)) {
+    let y = &mut y[..z.len()];
+    for (z_row, y_row) in z.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
+        let max = row_max(z_row);
+        for (out, &x) in y_row.iter_mut().zip(z_row) {
+            *out = x - max;
+        }
+    }
+    for v in y.iter_mut() {
+        *v = exp(*v);
+    }
+    for (row, (z_row, y_row)) in z
+        .chunks_exact(width)
+        .zip(y.chunks_exact_mut(width))
+        .enumerate()
+    {
+        let mut sum = 0.0f32;
+        for &e in y_row.iter() {
+            sum += e;
+        }
+        for out in y_row.iter_mut() {
+            *out /= sum;
+        }
+        each_row(row, row_max(z_row) + sum.ln());
+    }
+}
+
+#[inline(always)]
+fn row_max(row: &[f32]) -> f32 {
+    row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
 /// Softmax of one row into `y` (as [`softmax_row`]) and `ln Σ_j e^{z_j}` (as
 /// [`log_sum_exp`]) from the same exponentials: both sum `e^{z−max}` in row order, so each
 /// result is bit for bit the one its own function gives, for one exponential per entry.
@@ -241,6 +278,37 @@ mod tests {
             softmax_row(&row, &mut alone);
             assert_eq!(lse.to_bits(), log_sum_exp(&row).to_bits());
             assert_eq!(fused, alone);
+        }
+    }
+
+    /// The batch form gives every row's softmax and log-sum-exp bit for bit as the row forms,
+    /// on rows of every width a vector loop splits differently (and extreme logits).
+    #[test]
+    fn the_batch_softmax_matches_the_row_softmax_bit_for_bit() {
+        for width in [1, 2, 3, 10, 16, 17, 33] {
+            let rows = 7;
+            let z: Vec<f32> = (0..rows * width)
+                .map(|i| match i % 11 {
+                    0 => 95.0,
+                    1 => -120.0,
+                    _ => ((i as f32) * 0.731).sin() * 9.0,
+                })
+                .collect();
+            let mut batch = vec![f32::NAN; rows * width];
+            let mut sums = Vec::new();
+            softmax_rows(&z, &mut batch, width, |row, lse| sums.push((row, lse)));
+            assert_eq!(sums.len(), rows);
+            for (row, z_row) in z.chunks_exact(width).enumerate() {
+                let mut alone = vec![0.0; width];
+                let lse = softmax_and_log_sum_exp(z_row, &mut alone);
+                let got = &batch[row * width..(row + 1) * width];
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    alone.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "width {width}, row {row}"
+                );
+                assert_eq!(sums[row], (row, lse), "width {width}, row {row}");
+            }
         }
     }
 

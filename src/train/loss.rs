@@ -18,7 +18,9 @@
 //! the output has one unit. (Keras would broadcast a label column against every output for
 //! mean squared error; one-hot is what a user means by regressing onto classes.)
 
-use super::activation::{Activation, log_sum_exp, sigmoid, softmax_and_log_sum_exp, softmax_row};
+use super::activation::{
+    Activation, log_sum_exp, sigmoid, softmax_and_log_sum_exp, softmax_row, softmax_rows,
+};
 
 /// Keras's fuzz factor `keras.backend.epsilon()`.
 pub const EPSILON: f32 = 1e-7;
@@ -122,11 +124,25 @@ impl Loss {
     ) -> f32 {
         let rows = input.len() / width;
         let mut total = 0.0f32;
-        for (row, z) in input.chunks_exact(width).enumerate() {
-            let g = gradient
-                .as_deref_mut()
-                .map(|g| &mut g[row * width..(row + 1) * width]);
-            total += self.sample(from_logits, z, row, targets, g);
+        match (self, from_logits, gradient.as_deref_mut()) {
+            (Loss::SparseCategoricalCrossentropy, true, Some(g)) => {
+                // The training path, as `sample` computes it row by row, with every row's
+                // softmax taken at once (`softmax_rows`).
+                softmax_rows(input, g, width, |row, lse| {
+                    total += lse - input[row * width + targets.class(row, width)];
+                });
+                for (row, g_row) in g.chunks_exact_mut(width).enumerate() {
+                    g_row[targets.class(row, width)] -= 1.0;
+                }
+            }
+            (_, _, mut gradient) => {
+                for (row, z) in input.chunks_exact(width).enumerate() {
+                    let g = gradient
+                        .as_deref_mut()
+                        .map(|g| &mut g[row * width..(row + 1) * width]);
+                    total += self.sample(from_logits, z, row, targets, g);
+                }
+            }
         }
         if let Some(g) = gradient {
             let scale = 1.0 / rows as f32;
