@@ -8,7 +8,7 @@
 
 use faer::Par;
 
-use super::product::{Panels, affine, input_gradient, kernel_gradient};
+use super::product::{Panels, affine, bias_gradient, input_gradient, kernel_gradient};
 use super::{Role, Variable};
 use crate::train::activation::Activation;
 use crate::train::regularizer::Regularizer;
@@ -129,19 +129,7 @@ impl Dense {
             );
         }
         if let Some(b) = self.bias {
-            let db = &mut variables[b].gradient;
-            let units = self.units;
-            crate::train::simd::dispatch(
-                #[inline(always)]
-                || {
-                    db.fill(0.0);
-                    for dz_row in dz.chunks_exact(units) {
-                        for (g, &d) in db.iter_mut().zip(dz_row) {
-                            *g += d;
-                        }
-                    }
-                },
-            );
+            bias_gradient(dz, &mut variables[b].gradient, self.units);
         }
     }
 }

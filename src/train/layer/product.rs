@@ -13,6 +13,8 @@
 //! The kernel reads `A` either by rows (`X`, `dZ`) or by columns (`Xᵀ`, whose columns are
 //! `X`'s rows), so only `Kᵀ` is ever copied out.
 
+use std::ops::Range;
+
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -190,72 +192,195 @@ pub fn input_gradient(
     panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
 }
 
-/// `to (cols × rows) = fromᵀ` for row-major `from (rows × cols)`, in 8 × 8 blocks: with AVX
-/// each full block is eight loads, 24 shuffles and eight stores (a column-by-column copy took a
-/// sixth of a step of the benchmark's digits network, and a blocked scalar copy half that).
+/// `db = Σ_rows dz` (overwrites `db`, `units` long): each column summed from zero in row
+/// order, as the plain loop over rows does, but with a block of columns' sums held in
+/// registers across the rows. Adding each row into `db` in memory chained every row's
+/// additions to the last row's stores, which cost a deep sigmoid stack as much as a product.
+pub fn bias_gradient(dz: &[f32], db: &mut [f32], units: usize) {
+    crate::train::simd::vectorize(ColumnSums { dz, db, units });
+}
+
+struct ColumnSums<'a> {
+    dz: &'a [f32],
+    db: &'a mut [f32],
+    units: usize,
+}
+
+impl pulp::WithSimd for ColumnSums<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let ColumnSums { dz, db, units } = self;
+        let lanes = S::F32_LANES;
+        let mut n0 = 0;
+        while n0 + 4 * lanes <= units {
+            column_block::<S, 4>(simd, dz, &mut db[n0..n0 + 4 * lanes], units, n0);
+            n0 += 4 * lanes;
+        }
+        while n0 + lanes <= units {
+            column_block::<S, 1>(simd, dz, &mut db[n0..n0 + lanes], units, n0);
+            n0 += lanes;
+        }
+        let tail = &mut db[n0..units];
+        if !tail.is_empty() {
+            // Fewer columns than a vector: their sums in an array of scalars, which the
+            // compiler keeps apart per column.
+            let mut sums = [0.0f32; 16];
+            let sums = &mut sums[..tail.len()];
+            for row in dz.chunks_exact(units) {
+                for (sum, &d) in sums.iter_mut().zip(&row[n0..]) {
+                    *sum += d;
+                }
+            }
+            tail.copy_from_slice(sums);
+        }
+    }
+}
+
+/// The sums of `NB` vectors of columns from `n0`, into `db` (`NB·lanes` long).
+#[inline(always)]
+fn column_block<S: pulp::Simd, const NB: usize>(
+    simd: S,
+    dz: &[f32],
+    db: &mut [f32],
+    units: usize,
+    n0: usize,
+) {
+    let mut sums = [simd.splat_f32s(0.0); NB];
+    for row in dz.chunks_exact(units) {
+        let (vectors, _) = S::as_simd_f32s(&row[n0..n0 + db.len()]);
+        for (sum, &v) in sums.iter_mut().zip(vectors) {
+            *sum = simd.add_f32s(*sum, v);
+        }
+    }
+    let (out, _) = S::as_mut_simd_f32s(db);
+    out.copy_from_slice(&sums);
+}
+
+/// `to (cols × rows) = fromᵀ` for row-major `from (rows × cols)`, in square blocks: 16 × 16
+/// with AVX-512 (sixteen loads, 64 shuffles, sixteen stores), 8 × 8 with AVX (eight loads, 24
+/// shuffles, eight stores) and for what a 16 × 16 block leaves at the edges, the last partial
+/// blocks element by element. (A column-by-column copy took a sixth of a step of the
+/// benchmark's digits network, and a blocked scalar copy half that.)
 fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
+    let from = &from[..rows * cols];
+    let to = &mut to[..rows * cols];
+    let all = Region {
+        rows: 0..rows,
+        cols: 0..cols,
+    };
     #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V3::try_new() {
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        let avx = simd.avx;
         simd.vectorize(
             #[inline(always)]
             || {
-                transpose_blocks(
-                    from,
-                    rows,
-                    cols,
-                    to,
+                transpose_blocks::<16>(
+                    (from, rows, cols, to),
+                    all,
                     #[inline(always)]
-                    |block| transpose_avx(simd, block),
+                    |block| transpose_avx512(simd, block),
+                    #[inline(always)]
+                    |transposition, edge| {
+                        transpose_blocks::<8>(
+                            transposition,
+                            edge,
+                            #[inline(always)]
+                            |block| transpose_avx(avx, block),
+                            transpose_elements,
+                        )
+                    },
                 )
             },
         );
         return;
     }
-    transpose_blocks(from, rows, cols, to, transpose_block);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        simd.vectorize(
+            #[inline(always)]
+            || {
+                transpose_blocks::<8>(
+                    (from, rows, cols, to),
+                    all,
+                    #[inline(always)]
+                    |block| transpose_avx(simd.avx, block),
+                    transpose_elements,
+                )
+            },
+        );
+        return;
+    }
+    transpose_blocks::<8>(
+        (from, rows, cols, to),
+        all,
+        transpose_block,
+        transpose_elements,
+    );
 }
 
-/// Side of a [`transpose`] block.
-const BLOCK: usize = 8;
+/// A rectangle of a matrix: its rows and its columns.
+#[derive(Clone)]
+struct Region {
+    rows: Range<usize>,
+    cols: Range<usize>,
+}
 
-/// Full blocks through `full(rows of the block) → its columns`, the edges element by element.
+/// `from (rows × cols)` and `to`, the transposition's source and destination.
+type Transposition<'a, 'b> = (&'a [f32], usize, usize, &'b mut [f32]);
+
+/// Transposes `region` of `from` into `to`: its full `B × B` blocks through `full(rows of the
+/// block) → its columns`, the partial blocks at its right and bottom edges through `edge`.
 #[inline(always)]
-fn transpose_blocks(
-    from: &[f32],
-    rows: usize,
-    cols: usize,
-    to: &mut [f32],
-    full: impl Fn(&[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK],
+fn transpose_blocks<const B: usize>(
+    (from, rows, cols, to): Transposition<'_, '_>,
+    region: Region,
+    full: impl Fn(&[&[f32; B]; B]) -> [[f32; B]; B],
+    edge: impl Fn(Transposition<'_, '_>, Region),
 ) {
-    for r0 in (0..rows).step_by(BLOCK) {
-        let height = BLOCK.min(rows - r0);
-        for c0 in (0..cols).step_by(BLOCK) {
-            let width = BLOCK.min(cols - c0);
-            if height < BLOCK || width < BLOCK {
-                for r in 0..height {
-                    for c in 0..width {
-                        to[(c0 + c) * rows + r0 + r] = from[(r0 + r) * cols + c0 + c];
-                    }
-                }
+    for r0 in region.rows.clone().step_by(B) {
+        let r1 = region.rows.end.min(r0 + B);
+        for c0 in region.cols.clone().step_by(B) {
+            let c1 = region.cols.end.min(c0 + B);
+            if r1 - r0 < B || c1 - c0 < B {
+                edge(
+                    (from, rows, cols, &mut *to),
+                    Region {
+                        rows: r0..r1,
+                        cols: c0..c1,
+                    },
+                );
                 continue;
             }
-            let mut from_rows = [&[0.0f32; BLOCK]; BLOCK];
+            let mut from_rows = [&[0.0f32; B]; B];
             for (r, row) in from_rows.iter_mut().enumerate() {
-                *row = from[(r0 + r) * cols + c0..][..BLOCK]
+                *row = from[(r0 + r) * cols + c0..][..B]
                     .try_into()
                     .expect("a full block");
             }
             let columns = full(&from_rows);
             for (c, column) in columns.iter().enumerate() {
-                to[(c0 + c) * rows + r0..][..BLOCK].copy_from_slice(column);
+                to[(c0 + c) * rows + r0..][..B].copy_from_slice(column);
             }
+        }
+    }
+}
+
+/// A partial block of a transposition, element by element.
+#[inline(always)]
+fn transpose_elements((from, rows, cols, to): Transposition<'_, '_>, region: Region) {
+    for r in region.rows {
+        for c in region.cols.clone() {
+            to[c * rows + r] = from[r * cols + c];
         }
     }
 }
 
 /// One full block, element by element.
 #[inline(always)]
-fn transpose_block(from: &[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK] {
-    let mut columns = [[0.0; BLOCK]; BLOCK];
+fn transpose_block<const B: usize>(from: &[&[f32; B]; B]) -> [[f32; B]; B] {
+    let mut columns = [[0.0; B]; B];
     for (c, column) in columns.iter_mut().enumerate() {
         for (t, from_row) in column.iter_mut().zip(from) {
             *t = from_row[c];
@@ -263,14 +388,12 @@ fn transpose_block(from: &[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK] {
     }
     columns
 }
-
 /// One full block with AVX's unpack, shuffle and lane-permute steps.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn transpose_avx(simd: pulp::x86::V3, from: &[&[f32; BLOCK]; BLOCK]) -> [[f32; BLOCK]; BLOCK] {
+fn transpose_avx(avx: pulp::core_arch::x86::Avx, from: &[&[f32; 8]; 8]) -> [[f32; 8]; 8] {
     use std::arch::x86_64::__m256;
-    let avx = simd.avx;
-    let r: [__m256; BLOCK] = from.map(|row| pulp::cast(*row));
+    let r: [__m256; 8] = from.map(|row| pulp::cast(*row));
     let t0 = avx._mm256_unpacklo_ps(r[0], r[1]);
     let t1 = avx._mm256_unpackhi_ps(r[0], r[1]);
     let t2 = avx._mm256_unpacklo_ps(r[2], r[3]);
@@ -298,6 +421,50 @@ fn transpose_avx(simd: pulp::x86::V3, from: &[&[f32; BLOCK]; BLOCK]) -> [[f32; B
         avx._mm256_permute2f128_ps::<0x31>(u3, u7),
     ];
     columns.map(pulp::cast)
+}
+
+/// One full 16 × 16 block with AVX-512: within each 128-bit lane, unpacks and shuffles
+/// transpose 4 × 4 blocks, as in [`transpose_avx`]; two rounds of lane shuffles then put
+/// every 4 × 4 block in its place.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose_avx512(simd: pulp::x86::V4, from: &[&[f32; 16]; 16]) -> [[f32; 16]; 16] {
+    use std::arch::x86_64::__m512;
+    let f = simd.avx512f;
+    let r: [__m512; 16] = from.map(|row| pulp::cast(*row));
+    // Pairs of rows interleaved: `t[2i]` holds entries 0 and 1 of every lane of rows 2i and
+    // 2i + 1, `t[2i + 1]` entries 2 and 3.
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            f._mm512_unpacklo_ps(a, b)
+        } else {
+            f._mm512_unpackhi_ps(a, b)
+        }
+    });
+    // `u[4g + j]`: in lane l, column 4l + j of rows 4g … 4g + 3.
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, j) = (i / 4, i % 4);
+        let (a, b) = (t[4 * g + j / 2], t[4 * g + 2 + j / 2]);
+        if j % 2 == 0 {
+            f._mm512_shuffle_ps::<0x44>(a, b)
+        } else {
+            f._mm512_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    let mut columns = [[0.0f32; 16]; 16];
+    for j in 0..4 {
+        let [v0, v1, v2, v3] = [u[j], u[4 + j], u[8 + j], u[12 + j]];
+        let x0 = f._mm512_shuffle_f32x4::<0x44>(v0, v1);
+        let x1 = f._mm512_shuffle_f32x4::<0xEE>(v0, v1);
+        let x2 = f._mm512_shuffle_f32x4::<0x44>(v2, v3);
+        let x3 = f._mm512_shuffle_f32x4::<0xEE>(v2, v3);
+        columns[j] = pulp::cast(f._mm512_shuffle_f32x4::<0x88>(x0, x2));
+        columns[4 + j] = pulp::cast(f._mm512_shuffle_f32x4::<0xDD>(x0, x2));
+        columns[8 + j] = pulp::cast(f._mm512_shuffle_f32x4::<0x88>(x1, x3));
+        columns[12 + j] = pulp::cast(f._mm512_shuffle_f32x4::<0xDD>(x1, x3));
+    }
+    columns
 }
 
 /// Which way [`product`] multiplies.
@@ -400,14 +567,58 @@ mod tests {
 
     /// The blocked transpose, with AVX where the machine has it and element by element, on
     /// shapes with partial blocks both ways.
+    /// Every column's sum, on the vector blocks and the scalar tail, is the plain row-order
+    /// loop's bit for bit (so that `db` does not depend on the instruction set).
+    #[test]
+    fn bias_gradient_sums_each_column_in_row_order() {
+        for units in [1, 3, 10, 16, 32, 64, 75, 130] {
+            for rows in [1, 7, 32] {
+                let dz: Vec<f32> = (0..rows * units)
+                    .map(|i| ((i as f32) * 0.377).sin() * 10f32.powi((i % 7) as i32 - 3))
+                    .collect();
+                let mut want = vec![0.0f32; units];
+                for row in dz.chunks_exact(units) {
+                    for (w, &d) in want.iter_mut().zip(row) {
+                        *w += d;
+                    }
+                }
+                let mut got = vec![f32::NAN; units];
+                bias_gradient(&dz, &mut got, units);
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{rows} × {units}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn transpose_moves_every_entry() {
-        for (rows, cols) in [(1, 1), (3, 17), (16, 8), (21, 10), (64, 128), (33, 40)] {
+        for (rows, cols) in [
+            (1, 1),
+            (3, 17),
+            (16, 8),
+            (21, 10),
+            (64, 128),
+            (33, 40),
+            (32, 32),
+            (48, 25),
+            (25, 48),
+        ] {
             let from = pattern(rows * cols, 0.9);
             let mut to = vec![f32::NAN; rows * cols];
             transpose(&from, rows, cols, &mut to);
             let mut plain = vec![f32::NAN; rows * cols];
-            transpose_blocks(&from, rows, cols, &mut plain, transpose_block);
+            transpose_blocks::<8>(
+                (&from, rows, cols, &mut plain),
+                Region {
+                    rows: 0..rows,
+                    cols: 0..cols,
+                },
+                transpose_block,
+                transpose_elements,
+            );
             assert_eq!(plain, to);
             for r in 0..rows {
                 for c in 0..cols {

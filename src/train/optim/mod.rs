@@ -249,7 +249,6 @@ impl Optimizer {
     ) {
         self.check_sizes(index, weights, gradient);
         self.clip(gradient);
-        let mut saved = [0.0f32; BLOCK];
         for (block, (w, g)) in weights
             .chunks_mut(BLOCK)
             .zip(gradient.chunks(BLOCK))
@@ -266,6 +265,7 @@ impl Optimizer {
                 None => Some(self.with_step(index, on_range)),
             };
             let sums = watched.unwrap_or_else(|| {
+                let mut saved = [0.0f32; BLOCK];
                 let before = &mut saved[..w.len()];
                 before.copy_from_slice(w);
                 self.step(index, block * BLOCK, w, g);
