@@ -804,25 +804,27 @@ use super::optim::watch::LANES as F32_LANES;
 /// The order is fixed, so a run replays bit for bit.
 const BLOCK: usize = 512;
 
-/// `Σ f(a_i, b_i)` over equal-length slices, blocked as described at [`BLOCK`]: the order
+/// `Σ f(a_i, b_i)²` over equal-length slices, blocked as described at [`BLOCK`]: the order
 /// the statistics taken inside the update follow, written out plainly for their tests.
 #[cfg(test)]
-fn blocked_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+fn blocked_squares(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     a.chunks(BLOCK)
         .zip(b.chunks(BLOCK))
-        .map(|(block_a, block_b)| block_sum(block_a, block_b, &f))
+        .map(|(block_a, block_b)| block_squares(block_a, block_b, &f))
         .sum()
 }
 
-/// `Σ f(a_i, b_i)` over one block: [`F32_LANES`] f32 lanes, then the lanes added in f64.
+/// `Σ f(a_i, b_i)²` over one block: [`F32_LANES`] f32 lanes, each square added by a fused
+/// multiply-add (as `optim::watch` adds them), then the lanes added in f64.
 #[inline(always)]
-fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+fn block_squares(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     let mut lanes = [0.0f32; F32_LANES];
     let mut a_chunks = a.chunks_exact(F32_LANES);
     let mut b_chunks = b.chunks_exact(F32_LANES);
     for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
         for lane in 0..F32_LANES {
-            lanes[lane] += f(ca[lane], cb[lane]);
+            let term = f(ca[lane], cb[lane]);
+            lanes[lane] = term.mul_add(term, lanes[lane]);
         }
     }
     for ((lane, &x), &y) in lanes
@@ -830,7 +832,8 @@ fn block_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
         .zip(a_chunks.remainder())
         .zip(b_chunks.remainder())
     {
-        *lane += f(x, y);
+        let term = f(x, y);
+        *lane = term.mul_add(term, *lane);
     }
     reduce(lanes)
 }
@@ -866,7 +869,7 @@ pub(crate) struct KernelStats {
 const SHARED_UPDATE: usize = 1 << 16;
 
 /// Updates the kernel `variable` (optimizer variable `index`) and takes its statistics in the
-/// same pass, block by block; every sum is [`blocked_sum`]'s, bit for bit, and the
+/// same pass, block by block; every sum is [`blocked_squares`]'s, bit for bit, and the
 /// differences `ΔW` are taken in f32. With `parts > 1` and room in `block_sums` for every
 /// block, rules that can ([`Optimizer::update_in_parts`]) update on that many threads and the
 /// blocks' sums are added afterwards, in the same order.
@@ -885,7 +888,7 @@ pub(crate) fn kernel_update(
                 (0.0f64, 0.0f64, 0.0f64);
             if clips {
                 for g in variable.gradient.chunks(BLOCK) {
-                    gradient_squares += block_sum(g, g, |x, _| x * x);
+                    gradient_squares += block_squares(g, g, |x, _| x);
                 }
             }
             let mut finite = true;
@@ -1359,11 +1362,11 @@ mod statistics_tests {
             assert_eq!(variable.values, after);
             assert_eq!(variable.gradient, clipped);
             let want = |x: &[f32], y: &[f32], f: fn(f32, f32) -> f32| {
-                blocked_sum(x, y, f).sqrt().to_bits()
+                blocked_squares(x, y, f).sqrt().to_bits()
             };
-            assert_eq!(stats.gradient_norm.to_bits(), want(&b, &b, |x, _| x * x));
-            assert_eq!(stats.weight_norm.to_bits(), want(&a, &a, |x, _| x * x));
-            let moved = want(&after, &a, |x, y| (x - y) * (x - y));
+            assert_eq!(stats.gradient_norm.to_bits(), want(&b, &b, |x, _| x));
+            assert_eq!(stats.weight_norm.to_bits(), want(&a, &a, |x, _| x));
+            let moved = want(&after, &a, |x, y| x - y);
             assert_eq!(stats.moved.to_bits(), moved);
             assert!(stats.finite);
         }

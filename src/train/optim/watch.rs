@@ -18,8 +18,10 @@ pub const LANES: usize = 32;
 /// Vectors of each lane group one pass of [`step_watched`] takes.
 const PER_PASS: usize = 2;
 
-/// Per-lane sums over one block: `Σ g²`, `Σ before²`, `Σ (after − before)²`, and
-/// `Σ (after − after)`, which is zero while every new value is finite and NaN otherwise.
+/// Per-lane sums over one block: `Σ g²`, `Σ before²`, `Σ (after − before)²`, each square
+/// added by a fused multiply-add (exactly rounded on every instruction set, and half the
+/// arithmetic of a product and a sum beside the update rule's), and `Σ (after − after)`,
+/// which is zero while every new value is finite and NaN otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BlockSums {
     pub gradient: [f32; LANES],
@@ -40,10 +42,10 @@ impl BlockSums {
     #[inline(always)]
     #[allow(clippy::eq_op, reason = "`x − x` is 0 for finite x and NaN otherwise")]
     pub fn see(&mut self, lane: usize, gradient: f32, before: f32, after: f32) {
-        self.gradient[lane] += gradient * gradient;
-        self.before[lane] += before * before;
+        self.gradient[lane] = gradient.mul_add(gradient, self.gradient[lane]);
+        self.before[lane] = before.mul_add(before, self.before[lane]);
         let moved = after - before;
-        self.moved[lane] += moved * moved;
+        self.moved[lane] = moved.mul_add(moved, self.moved[lane]);
         self.finite[lane] += after - after;
     }
 
@@ -240,10 +242,10 @@ impl<const N: usize, E: Elementwise<N>> WithSimd for Watched<'_, N, E> {
                         store::<S>(slot, at, value);
                     }
                     store::<S>(weights, at, after);
-                    squares[i] = simd.add_f32s(squares[i], simd.mul_f32s(g, g));
-                    befores[i] = simd.add_f32s(befores[i], simd.mul_f32s(before, before));
+                    squares[i] = simd.mul_add_f32s(g, g, squares[i]);
+                    befores[i] = simd.mul_add_f32s(before, before, befores[i]);
                     let moved = simd.sub_f32s(after, before);
-                    moves[i] = simd.add_f32s(moves[i], simd.mul_f32s(moved, moved));
+                    moves[i] = simd.mul_add_f32s(moved, moved, moves[i]);
                     finite[i] = simd.add_f32s(finite[i], simd.sub_f32s(after, after));
                 }
             }
