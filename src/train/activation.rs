@@ -7,7 +7,7 @@
 //! differentiate most cheaply through `y`). Every function is elementwise except softmax, which
 //! works on each row.
 
-use super::math::exp;
+use super::math::{exp, tanh};
 
 /// An elementwise (or, for softmax, row-wise) activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,7 +77,7 @@ impl Activation {
             Activation::Selu => map(z, y, |x| SELU_SCALE * elu(x, SELU_ALPHA)),
             Activation::Gelu => map(z, y, gelu),
             Activation::Sigmoid => map(z, y, sigmoid),
-            Activation::Tanh => map(z, y, f32::tanh),
+            Activation::Tanh => map(z, y, tanh),
             Activation::Swish => map(z, y, |x| x * sigmoid(x)),
             Activation::Softplus => map(z, y, softplus),
         }
