@@ -801,8 +801,11 @@ use super::optim::watch::LANES as F32_LANES;
 /// block's lanes in f64 pairwise ([`reduce`]): the f32 loop runs at twice the f64 width, each
 /// f32 lane sums only `BLOCK / F32_LANES` terms, and no sum waits on a long chain of dependent
 /// additions (the latency of such chains was most of the statistics' cost on small kernels).
-/// The order is fixed, so a run replays bit for bit.
-const BLOCK: usize = 512;
+/// The order is fixed, so a run replays bit for bit. 2048 values (64 per lane) keep each
+/// lane's sum short while a whole small kernel is one block: each block is a vector pass of
+/// its own with its sums handed back and reduced, and W5's 32 × 32 kernels, two blocks each
+/// at 512, spent 3 % of its step on that.
+const BLOCK: usize = 2048;
 
 /// `Σ f(a_i, b_i)²` over equal-length slices, blocked as described at [`BLOCK`]: the order
 /// the statistics taken inside the update follow, written out plainly for their tests.
