@@ -514,7 +514,8 @@ impl Run<'_> {
             };
 
             let input = &self.input[..n * in_width];
-            let loss = network.train_batch(input, targets, n, plan.loss, &mut dropout);
+            let keep_output = !plan.metrics.is_empty();
+            let loss = network.train_batch(input, targets, n, plan.loss, &mut dropout, keep_output);
             if !loss.is_finite() {
                 return Err(TrainError::Diverged {
                     epoch: epoch + 1,

@@ -127,7 +127,9 @@ impl Network {
 
     /// One training pass over a batch: forward in training mode (dropout masks from
     /// `dropout`, batch statistics, moving statistics updated), the loss with penalties, and
-    /// every trainable variable's gradient of it. Returns the total loss.
+    /// every trainable variable's gradient of it. Returns the total loss. With `keep_output`
+    /// false the network's output is left as it was when the loss is taken from the logits
+    /// ([`Sequence::forward_to_logits`]): for a caller that does not read it (no metrics).
     pub fn train_batch(
         &mut self,
         input: &[f32],
@@ -135,11 +137,18 @@ impl Network {
         rows: usize,
         loss: Loss,
         dropout: &mut ChaCha8Rng,
+        keep_output: bool,
     ) -> f32 {
-        self.forward(input, rows, &mut Mode::Training { dropout });
+        let from_logits = loss.from_logits(self.root.last_activation());
+        let mode = &mut Mode::Training { dropout };
+        if from_logits && !keep_output {
+            self.root
+                .forward_to_logits(&mut self.variables, input, rows, mode);
+        } else {
+            self.forward(input, rows, mode);
+        }
         let width = self.output_width();
         let gradient = &mut self.loss_gradient[..rows * width];
-        let from_logits = loss.from_logits(self.root.last_activation());
         let logits = if from_logits {
             self.root.last_pre_activation(input, rows)
         } else {
@@ -363,6 +372,67 @@ mod tests {
         }
     }
 
+    /// A training step that leaves the output alone (no metrics read it) has the loss and
+    /// every gradient of one that computes it, bit for bit; with the output kept it is the
+    /// softmax or sigmoid of the logits.
+    #[test]
+    fn a_step_without_the_output_has_the_loss_and_gradients_of_one_with_it() {
+        let cases = [
+            (
+                vec![dense(5, Activation::Relu), dense(3, Activation::Softmax)],
+                Loss::SparseCategoricalCrossentropy,
+                Targets::Classes(vec![0, 2, 1, 2]),
+            ),
+            (
+                vec![
+                    dense(5, Activation::Tanh),
+                    dense(3, Activation::Linear),
+                    LayerPlan::Activation(Activation::Softmax),
+                ],
+                Loss::SparseCategoricalCrossentropy,
+                Targets::Classes(vec![1, 1, 0, 2]),
+            ),
+            (
+                vec![dense(4, Activation::Relu), dense(2, Activation::Sigmoid)],
+                Loss::BinaryCrossentropy,
+                Targets::Values(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]),
+            ),
+        ];
+        for (layers, loss, targets) in cases {
+            let (rows, inputs) = (4, 3);
+            let x = pattern(rows * inputs, 7);
+            let run = |keep_output: bool| {
+                let mut network = Network::build(&layers, inputs, rows).unwrap();
+                for (k, variable) in network.variables.iter_mut().enumerate() {
+                    variable.values = pattern(variable.values.len(), k);
+                }
+                let mut dropout = stream(5, Purpose::Dropout(0));
+                let value =
+                    network.train_batch(&x, targets.batch(), rows, loss, &mut dropout, keep_output);
+                let gradients: Vec<Vec<u32>> = network
+                    .variables
+                    .iter()
+                    .map(|v| v.gradient.iter().map(|g| g.to_bits()).collect())
+                    .collect();
+                let output = network.output(&x, rows).to_vec();
+                let logits = network.logits(&x, rows, loss).unwrap().to_vec();
+                (value.to_bits(), gradients, output, logits)
+            };
+            let (with, without) = (run(true), run(false));
+            assert_eq!(with.0, without.0);
+            assert_eq!(with.1, without.1);
+            let width = with.2.len() / rows;
+            let mut want = vec![0.0f32; with.2.len()];
+            let activation = if width == 2 {
+                Activation::Sigmoid
+            } else {
+                Activation::Softmax
+            };
+            activation.forward(&with.3, &mut want, width);
+            assert_eq!(with.2, want);
+        }
+    }
+
     /// Every dense layer's products, inside residual blocks too, follow `set_threads`.
     #[test]
     fn set_threads_reaches_every_dense_layer() {
@@ -417,7 +487,7 @@ mod tests {
             .collect::<Vec<_>>();
         let targets = targets.batch();
         let rng = || stream(5, Purpose::Dropout(0));
-        network.train_batch(&x, targets, rows, loss, &mut rng());
+        network.train_batch(&x, targets, rows, loss, &mut rng(), true);
         let analytic: Vec<Vec<f32>> = network
             .variables
             .iter()
@@ -429,7 +499,7 @@ mod tests {
                 let mut at = |shift: f32| {
                     let saved = network.variables[k].values[i];
                     network.variables[k].values[i] = saved + shift;
-                    let value = network.train_batch(&x, targets, rows, loss, &mut rng());
+                    let value = network.train_batch(&x, targets, rows, loss, &mut rng(), true);
                     network.variables[k].values[i] = saved;
                     f64::from(value)
                 };

@@ -80,11 +80,17 @@ impl Dense {
     }
 
     pub fn forward(&mut self, variables: &[Variable], x: &[f32], y: &mut [f32], rows: usize) {
+        self.forward_affine(variables, x, rows);
+        let z = &self.pre_activation[..rows * self.units];
+        self.activation.forward(z, y, self.units);
+    }
+
+    /// The pre-activation `z = x·K + b` alone ([`Dense::pre_activation`]).
+    pub fn forward_affine(&mut self, variables: &[Variable], x: &[f32], rows: usize) {
         let z = &mut self.pre_activation[..rows * self.units];
         let bias = self.bias.map(|b| variables[b].values.as_slice());
         let kernel = &variables[self.kernel].values;
         affine(x, kernel, bias, z, rows, self.inputs, self.units, self.par);
-        self.activation.forward(z, y, self.units);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -281,7 +281,34 @@ impl Sequence {
         rows: usize,
         mode: &mut Mode,
     ) {
+        self.forward_layers(variables, input, rows, mode, true);
+    }
+
+    /// [`Sequence::forward`] up to the last layer's logits ([`Sequence::last_pre_activation`]):
+    /// a last dense layer computes its pre-activation only, a last activation layer does not
+    /// run, and the output keeps whatever it held. For a training step whose loss is taken
+    /// from the logits and whose output nothing reads (no metrics): the output softmax of a
+    /// small classifier was a tenth of its step.
+    pub fn forward_to_logits(
+        &mut self,
+        variables: &mut [Variable],
+        input: &[f32],
+        rows: usize,
+        mode: &mut Mode,
+    ) {
+        self.forward_layers(variables, input, rows, mode, false);
+    }
+
+    fn forward_layers(
+        &mut self,
+        variables: &mut [Variable],
+        input: &[f32],
+        rows: usize,
+        mode: &mut Mode,
+        last_activation: bool,
+    ) {
         let mut in_width = self.input_width;
+        let last = self.layers.len().saturating_sub(1);
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let out_width = self.widths[i];
             let (before, after) = self.outputs.split_at_mut(i);
@@ -289,7 +316,14 @@ impl Sequence {
                 Some(previous) => &previous[..rows * in_width],
                 None => &input[..rows * in_width],
             };
-            layer.forward(variables, x, &mut after[0][..rows * out_width], rows, mode);
+            let y = &mut after[0][..rows * out_width];
+            match layer {
+                Layer::Dense(dense) if i == last && !last_activation => {
+                    dense.forward_affine(variables, x, rows);
+                }
+                Layer::Activation(_) if i == last && !last_activation => {}
+                _ => layer.forward(variables, x, y, rows, mode),
+            }
             in_width = out_width;
         }
     }
