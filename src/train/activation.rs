@@ -9,7 +9,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::math::exp_avx512;
-use super::math::{exp, tanh};
+use super::math::{exp, exp_m1, tanh};
 
 /// An elementwise (or, for softmax, row-wise) activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -288,8 +288,9 @@ fn softplus(x: f32) -> f32 {
     x.max(0.0) + exp(-x.abs()).ln_1p()
 }
 
+#[inline(always)]
 fn elu(x: f32, alpha: f32) -> f32 {
-    if x > 0.0 { x } else { alpha * x.exp_m1() }
+    if x > 0.0 { x } else { alpha * exp_m1(x) }
 }
 
 /// Exact GELU `x·Φ(x)`, with Φ evaluated in f64 (`libm::erf`) and rounded once.
