@@ -9,7 +9,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::math::exp_avx512;
-use super::math::{exp, exp_m1, tanh};
+use super::math::{exp, exp_m1, ln_1p, tanh};
 
 /// An elementwise (or, for softmax, row-wise) activation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -285,7 +285,7 @@ fn sigmoid_avx512(simd: pulp::x86::V4, z: &[f32], y: &mut [f32]) {
 /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`.
 #[inline(always)]
 fn softplus(x: f32) -> f32 {
-    x.max(0.0) + exp(-x.abs()).ln_1p()
+    x.max(0.0) + ln_1p(exp(-x.abs()))
 }
 
 #[inline(always)]

@@ -21,6 +21,7 @@
 use super::activation::{
     Activation, log_sum_exp, sigmoid, softmax_and_log_sum_exp, softmax_row, softmax_rows,
 };
+use super::math::{exp, ln_1p};
 
 /// Keras's fuzz factor `keras.backend.epsilon()`.
 pub const EPSILON: f32 = 1e-7;
@@ -192,7 +193,7 @@ impl Loss {
                 let mut g = gradient;
                 for (j, &zj) in z.iter().enumerate() {
                     let t = y(j);
-                    sum += zj.max(0.0) - zj * t + (-zj.abs()).exp().ln_1p();
+                    sum += zj.max(0.0) - zj * t + ln_1p(exp(-zj.abs()));
                     if let Some(g) = g.as_deref_mut() {
                         g[j] = (sigmoid(zj) - t) / width as f32;
                     }
