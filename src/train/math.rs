@@ -273,25 +273,12 @@ mod tests {
     /// across the exponent steps of `1 + x`.
     #[test]
     fn ln_1p_is_within_two_ulps_over_the_whole_range() {
-        let mut worst = 0.0f64;
-        let mut check = |x: f32| {
-            let want = f64::from(x).ln_1p();
-            let error = ulps(ln_1p(x), want);
-            assert!(error <= 2.0, "ln_1p({x}) = {} against {want}", ln_1p(x));
-            worst = worst.max(error);
-        };
-        for i in 1..2_000_000 {
-            check(-1.0 + i as f32 * 1e-6);
-        }
-        let mut x = 1.0f32;
-        while x < 1e30 {
-            check(x);
-            x *= 1.000_37;
-        }
-        for e in -60..0 {
-            check(2f32.powi(e));
-            check(-(2f32.powi(e) * 1.37));
-        }
+        let above_one = std::iter::successors(Some(1.0f32), |x| Some(x * 1.000_37));
+        let inputs = dense_from_minus_one()
+            .skip(1)
+            .chain(above_one.take_while(|&x| x < 1e30))
+            .chain(powers_of_two(-60));
+        let worst = worst_ulps("ln_1p", ln_1p, f64::ln_1p, inputs);
         assert!(worst > 0.0 && worst < 1.3, "worst {worst}");
         assert_eq!(ln_1p(0.0).to_bits(), 0.0f32.to_bits());
         assert_eq!(ln_1p(-0.0).to_bits(), (-0.0f32).to_bits());
@@ -307,30 +294,10 @@ mod tests {
     /// densely around zero, out to both saturations.
     #[test]
     fn exp_m1_is_within_two_ulps_over_the_whole_range() {
-        let mut worst = 0.0f64;
-        let mut check = |x: f32| {
-            let want = f64::from(x).exp_m1();
-            let error = if want > f64::from(f32::MAX) {
-                assert_eq!(exp_m1(x), f32::INFINITY, "{x}");
-                0.0
-            } else {
-                ulps(exp_m1(x), want)
-            };
-            assert!(error <= 2.0, "exp_m1({x}) = {} against {want}", exp_m1(x));
-            worst = worst.max(error);
-        };
-        for i in 0..2_000_000 {
-            check(-1.0 + i as f32 * 1e-6);
-        }
-        let mut x = -110.0f32;
-        while x < 89.0 {
-            check(x);
-            x += 0.000_37;
-        }
-        for e in -40..0 {
-            check(2f32.powi(e));
-            check(-(2f32.powi(e) * 1.37));
-        }
+        let inputs = dense_from_minus_one()
+            .chain(steps(-110.0, 89.0, 0.000_37))
+            .chain(powers_of_two(-40));
+        let worst = worst_ulps("exp_m1", exp_m1, f64::exp_m1, inputs);
         assert!(worst > 0.0 && worst < 1.5, "worst {worst}");
         assert_eq!(exp_m1(0.0).to_bits(), 0.0f32.to_bits());
         assert_eq!(exp_m1(-0.0).to_bits(), (-0.0f32).to_bits());
@@ -345,25 +312,10 @@ mod tests {
     /// densely around zero and out to where the result rounds to one.
     #[test]
     fn tanh_is_within_two_ulps_over_the_whole_range() {
-        let mut worst = 0.0f64;
-        let mut check = |x: f32| {
-            let want = f64::from(x).tanh();
-            let error = ulps(tanh(x), want);
-            assert!(error <= 2.0, "tanh({x}) = {} against {want}", tanh(x));
-            worst = worst.max(error);
-        };
-        for i in 0..2_000_000 {
-            check(-1.0 + i as f32 * 1e-6);
-        }
-        let mut x = -20.0f32;
-        while x < 20.0 {
-            check(x);
-            x += 0.000_13;
-        }
-        for e in -40..0 {
-            check(2f32.powi(e));
-            check(-(2f32.powi(e) * 1.37));
-        }
+        let inputs = dense_from_minus_one()
+            .chain(steps(-20.0, 20.0, 0.000_13))
+            .chain(powers_of_two(-40));
+        let worst = worst_ulps("tanh", tanh, f64::tanh, inputs);
         assert!(worst > 0.0 && worst < 1.6, "worst {worst}");
         assert_eq!(tanh(0.0).to_bits(), 0.0f32.to_bits());
         assert_eq!(tanh(-0.0).to_bits(), (-0.0f32).to_bits());
@@ -373,6 +325,39 @@ mod tests {
         assert_eq!(tanh(1e30), 1.0);
         assert!(tanh(f32::NAN).is_nan());
         assert_eq!(tanh(1e-30), 1e-30);
+    }
+
+    /// The largest distance in units in the last place of `f` from `reference` (in f64) over
+    /// `inputs`, failing at the first beyond two.
+    fn worst_ulps(
+        name: &str,
+        f: impl Fn(f32) -> f32,
+        reference: impl Fn(f64) -> f64,
+        inputs: impl Iterator<Item = f32>,
+    ) -> f64 {
+        let mut worst = 0.0f64;
+        for x in inputs {
+            let want = reference(f64::from(x));
+            let error = ulps(f(x), want);
+            assert!(error <= 2.0, "{name}({x}) = {} against {want}", f(x));
+            worst = worst.max(error);
+        }
+        worst
+    }
+
+    /// Every input of [−1, 1) a millionth apart.
+    fn dense_from_minus_one() -> impl Iterator<Item = f32> {
+        (0..2_000_000).map(|i| -1.0 + i as f32 * 1e-6)
+    }
+
+    /// `from`, `from + step`, … below `to`.
+    fn steps(from: f32, to: f32, step: f32) -> impl Iterator<Item = f32> {
+        std::iter::successors(Some(from), move |x| Some(x + step)).take_while(move |&x| x < to)
+    }
+
+    /// `2ᵉ` and `−1.37·2ᵉ` for every e from `lowest` to −1.
+    fn powers_of_two(lowest: i32) -> impl Iterator<Item = f32> {
+        (lowest..0).flat_map(|e| [2f32.powi(e), -(2f32.powi(e) * 1.37)])
     }
 
     /// Distance in units in the last place between `got` and the correctly rounded `want`.
