@@ -157,28 +157,21 @@ fn chain(at: &[f32], dy: &[f32], dz: &mut [f32], derivative: impl Fn(f32) -> f32
     }
 }
 
-/// `e^{z−max} / Σ e^{z−max}` over one row.
+/// `e^{z−max} / Σ e^{z−max}` over one row ([`softmax_rows`] of a single row).
 #[inline(always)]
 pub fn softmax_row(z: &[f32], y: &mut [f32]) {
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for (out, &x) in y.iter_mut().zip(z) {
-        *out = exp(x - max);
-        sum += *out;
-    }
-    for out in y.iter_mut() {
-        *out /= sum;
-    }
+    softmax_rows(z, y, z.len().max(1), |_, _| {});
 }
 
-/// [`softmax_row`] of every row of `z` (`rows × width`) into `y`, handing `log_sum_exp(row)`
-/// (as [`softmax_and_log_sum_exp`] gives it) to `each_row` with the row's index, in row order.
+/// `e^{z−max} / Σ e^{z−max}` of every row of `z` (`rows × width`) into `y`, the sum taken in
+/// row order, handing `max + ln Σ e^{z−max}` (bit for bit [`log_sum_exp`] of the row) to
+/// `each_row` with the row's index, in row order.
 ///
-/// The same bits as row by row, but with the exponentials taken over the whole batch in one
-/// loop: within a row, the running sum ties each `e^{z−max}` to the one before, and rows as
-/// narrow as a classifier's outputs (three or ten) leave a vector loop nothing to fill, so the
-/// exponentials ran one at a time. Here the rows are first shifted by their maxima in place,
-/// then exponentiated as one vector loop, then summed and divided row by row.
+/// The exponentials are taken over the whole batch in one loop: within a row, the running sum
+/// ties each `e^{z−max}` to the one before, and rows as narrow as a classifier's outputs
+/// (three or ten) leave a vector loop nothing to fill, so the exponentials ran one at a time.
+/// Here the rows are first shifted by their maxima in place, then exponentiated as one vector
+/// loop, then summed and divided row by row.
 #[inline(always)]
 pub fn softmax_rows(z: &[f32], y: &mut [f32], width: usize, mut each_row: impl FnMut(usize, f32)) {
     let y = &mut y[..z.len()];
@@ -210,23 +203,6 @@ pub fn softmax_rows(z: &[f32], y: &mut [f32], width: usize, mut each_row: impl F
 #[inline(always)]
 fn row_max(row: &[f32]) -> f32 {
     row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
-}
-
-/// Softmax of one row into `y` (as [`softmax_row`]) and `ln Σ_j e^{z_j}` (as
-/// [`log_sum_exp`]) from the same exponentials: both sum `e^{z−max}` in row order, so each
-/// result is bit for bit the one its own function gives, for one exponential per entry.
-#[inline(always)]
-pub fn softmax_and_log_sum_exp(z: &[f32], y: &mut [f32]) -> f32 {
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f32;
-    for (out, &x) in y.iter_mut().zip(z) {
-        *out = exp(x - max);
-        sum += *out;
-    }
-    for out in y.iter_mut() {
-        *out /= sum;
-    }
-    max + sum.ln()
 }
 
 /// `ln Σ_j e^{z_j}`, computed as `max + ln Σ e^{z−max}` so that it never overflows.
@@ -311,27 +287,12 @@ fn gelu_derivative(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_fused_softmax_and_log_sum_exp_match_the_separate_functions_bit_for_bit() {
-        for row in [
-            vec![0.3f32, -1.7, 2.25, 0.0],
-            vec![40.0, 0.0],
-            vec![-3.5, -3.5, 1e-3],
-        ] {
-            let mut fused = vec![0.0; row.len()];
-            let lse = softmax_and_log_sum_exp(&row, &mut fused);
-            let mut alone = vec![0.0; row.len()];
-            softmax_row(&row, &mut alone);
-            assert_eq!(lse.to_bits(), log_sum_exp(&row).to_bits());
-            assert_eq!(fused, alone);
-        }
-    }
-
-    /// The batch form gives every row's softmax and log-sum-exp bit for bit as the row forms,
-    /// on rows of every width a vector loop splits differently (and extreme logits).
+    /// The batch form gives every row the plain row-order softmax, bit for bit, and the row's
+    /// `log_sum_exp`, on rows of every width a vector loop splits differently (and extreme
+    /// logits); a single row is the batch of one.
     #[test]
     fn the_batch_softmax_matches_the_row_softmax_bit_for_bit() {
-        for width in [1, 2, 3, 10, 16, 17, 33] {
+        for width in [1, 2, 3, 4, 10, 16, 17, 33] {
             let rows = 7;
             let z: Vec<f32> = (0..rows * width)
                 .map(|i| match i % 11 {
@@ -345,15 +306,24 @@ mod tests {
             softmax_rows(&z, &mut batch, width, |row, lse| sums.push((row, lse)));
             assert_eq!(sums.len(), rows);
             for (row, z_row) in z.chunks_exact(width).enumerate() {
-                let mut alone = vec![0.0; width];
-                let lse = softmax_and_log_sum_exp(z_row, &mut alone);
+                let max = z_row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let exps: Vec<f32> = z_row.iter().map(|&x| exp(x - max)).collect();
+                let mut sum = 0.0f32;
+                for &e in &exps {
+                    sum += e;
+                }
+                let want: Vec<u32> = exps.iter().map(|e| (e / sum).to_bits()).collect();
                 let got = &batch[row * width..(row + 1) * width];
+                let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(got), want, "width {width}, row {row}");
                 assert_eq!(
-                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    alone.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    sums[row],
+                    (row, log_sum_exp(z_row)),
                     "width {width}, row {row}"
                 );
-                assert_eq!(sums[row], (row, lse), "width {width}, row {row}");
+                let mut alone = vec![0.0; width];
+                softmax_row(z_row, &mut alone);
+                assert_eq!(bits(&alone), want, "width {width}, row {row} alone");
             }
         }
     }

@@ -18,9 +18,7 @@
 //! the output has one unit. (Keras would broadcast a label column against every output for
 //! mean squared error; one-hot is what a user means by regressing onto classes.)
 
-use super::activation::{
-    Activation, log_sum_exp, sigmoid, softmax_and_log_sum_exp, softmax_row, softmax_rows,
-};
+use super::activation::{Activation, log_sum_exp, sigmoid, softmax_row, softmax_rows};
 use super::math::{exp, ln_1p};
 
 /// Keras's fuzz factor `keras.backend.epsilon()`.
@@ -171,7 +169,8 @@ impl Loss {
                 let label = targets.class(row, width);
                 match gradient {
                     Some(g) => {
-                        let lse = softmax_and_log_sum_exp(z, g);
+                        let mut lse = 0.0;
+                        softmax_rows(z, g, width, |_, row_lse| lse = row_lse);
                         g[label] -= 1.0;
                         lse - z[label]
                     }

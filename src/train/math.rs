@@ -34,10 +34,22 @@ const EXP_POLYNOMIAL: [f32; 8] = [
     1.0,
 ];
 
+/// `c₀·xⁿ + c₁·xⁿ⁻¹ + … + cₙ` by Horner's rule, one fused multiply-add per coefficient after
+/// the first.
+#[inline(always)]
+fn horner(coefficients: &[f32], x: f32) -> f32 {
+    let mut sum = coefficients[0];
+    for &c in &coefficients[1..] {
+        sum = sum.mul_add(x, c);
+    }
+    sum
+}
+
 /// `eˣ`, less than one unit in the last place from the exact value over the whole range
-/// (0.88 at most against `f64::exp` on the tests' grid), with `e^{+∞} = +∞`, `e^{−∞} = 0`, NaN for NaN, overflow to `+∞` above
-/// `≈ 88.72` and gradual underflow through the subnormals (in IEEE mode; inside `fit` and
-/// inference the thread flushes them to zero, [`super::denormals`]).
+/// (0.88 at most against `f64::exp` on the tests' grid), with `e^{+∞} = +∞`, `e^{−∞} = 0`,
+/// NaN for NaN, overflow to `+∞` above `≈ 88.72` and gradual underflow through the
+/// subnormals (in IEEE mode; inside `fit` and inference the thread flushes them to zero,
+/// [`super::denormals`]).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     // Comparisons are false for NaN, which therefore passes through to the result.
@@ -49,10 +61,7 @@ pub fn exp(x: f32) -> f32 {
     let n_float = shifted - ROUNDER;
     let r = (-n_float).mul_add(LN2_HI, x);
     let r = (-n_float).mul_add(LN2_LO, r);
-    let mut p = EXP_POLYNOMIAL[0];
-    for &c in &EXP_POLYNOMIAL[1..] {
-        p = p.mul_add(r, c);
-    }
+    let p = horner(&EXP_POLYNOMIAL, r);
     // p·2ⁿ as p·2^{n₁}·2^{n₂}: each factor a normal float, one rounding at most (the second
     // product's, into the subnormals).
     let n1 = n >> 1;
@@ -109,10 +118,7 @@ const EXP_M1_SERIES: [f32; 9] = [
 /// vectorize, and the same bits on every machine, unlike the C library's `expm1f` it replaces.
 #[inline(always)]
 pub fn exp_m1(x: f32) -> f32 {
-    let mut series = EXP_M1_SERIES[0];
-    for &c in &EXP_M1_SERIES[1..] {
-        series = series.mul_add(x, c);
-    }
+    let series = horner(&EXP_M1_SERIES, x);
     // `eˣ − 1` has x's sign; the series alone would give +0 for −0.
     let small = (x * x).mul_add(series, x).copysign(x);
     let large = exp(x) - 1.0;
@@ -134,11 +140,11 @@ const LOG_SERIES: [f32; 5] = [
 ];
 
 /// `ln(1 + x)`, within two units in the last place of the exact value (1.24 at most against
-/// `f64::ln_1p` on the tests' grid), exact near zero where `ln(1 + x)` would lose `x`'s low bits: `u = 1 + x` is split
-/// as `2ᵏ·m` with m in `[√2/2, √2)`, `ln m` summed as a series in `s = (m − 1)/(m + 1)`, and
-/// the rounding of `1 + x` put back as `(x − (u − 1))/u`. `−∞` at −1, NaN below it and for
-/// NaN, `+∞` at `+∞`; straight-line arithmetic that a loop vectorizes, the same bits on every
-/// machine, unlike the C library's `log1pf` it replaces.
+/// `f64::ln_1p` on the tests' grid), exact near zero where `ln(1 + x)` would lose `x`'s low
+/// bits: `u = 1 + x` is split as `2ᵏ·m` with m in `[√2/2, √2)`, `ln m` summed as a series in
+/// `s = (m − 1)/(m + 1)`, and the rounding of `1 + x` put back as `(x − (u − 1))/u`. `−∞` at
+/// −1, NaN below it and for NaN, `+∞` at `+∞`; straight-line arithmetic that a loop
+/// vectorizes, the same bits on every machine, unlike the C library's `log1pf` it replaces.
 #[inline(always)]
 pub fn ln_1p(x: f32) -> f32 {
     let u = 1.0 + x;
@@ -154,10 +160,7 @@ pub fn ln_1p(x: f32) -> f32 {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let square = s * s;
-    let mut series = LOG_SERIES[0];
-    for &c in &LOG_SERIES[1..] {
-        series = series.mul_add(square, c);
-    }
+    let series = horner(&LOG_SERIES, square);
     // ln m = 2s + s³·series, written as f − s·(f − s²·series) to keep 2s's rounding out.
     let ln_m = f - s * (f - square * series);
     let low = k.mul_add(LN2_LO, ln_m + correction);
@@ -177,18 +180,18 @@ pub fn ln_1p(x: f32) -> f32 {
 /// Below this `|x|`, [`tanh`] sums its Taylor series; from it on, `1 − 2/(e^{2|x|} + 1)`.
 const TANH_SERIES_BELOW: f32 = 0.55;
 
-/// The Taylor coefficients of `tanh x = x + x³·(c₃ + c₅x² + …)` after the first, to `x¹⁷`:
-/// `2²ⁿ(2²ⁿ − 1)B₂ₙ/(2n)!`, each rounded once to f32. Nine terms reach a relative error
-/// below 2⁻²⁶ for `|x| < 0.55`.
+/// The Taylor coefficients of `tanh x = x + x³·(c₃ + c₅x² + …)` after the first, to `x¹⁷`,
+/// highest power first: `2²ⁿ(2²ⁿ − 1)B₂ₙ/(2n)!`, each rounded once to f32. Nine terms reach
+/// a relative error below 2⁻²⁶ for `|x| < 0.55`.
 const TANH_SERIES: [f32; 8] = [
-    (-1.0f64 / 3.0) as f32,
-    (2.0f64 / 15.0) as f32,
-    (-17.0f64 / 315.0) as f32,
-    (62.0f64 / 2835.0) as f32,
-    (-1382.0f64 / 155_925.0) as f32,
-    (21844.0f64 / 6_081_075.0) as f32,
-    (-929_569.0f64 / 638_512_875.0) as f32,
     (6_404_582.0f64 / 10_854_718_875.0) as f32,
+    (-929_569.0f64 / 638_512_875.0) as f32,
+    (21844.0f64 / 6_081_075.0) as f32,
+    (-1382.0f64 / 155_925.0) as f32,
+    (62.0f64 / 2835.0) as f32,
+    (-17.0f64 / 315.0) as f32,
+    (2.0f64 / 15.0) as f32,
+    (-1.0f64 / 3.0) as f32,
 ];
 
 /// `tanh x`, within two units in the last place of the exact value (1.55 at most against
@@ -201,10 +204,7 @@ pub fn tanh(x: f32) -> f32 {
     let magnitude = x.abs();
     // Small |x|: x + x³·P(x²), the sum ordered from the smallest term.
     let square = x * x;
-    let mut series = TANH_SERIES[7];
-    for &c in TANH_SERIES[..7].iter().rev() {
-        series = series.mul_add(square, c);
-    }
+    let series = horner(&TANH_SERIES, square);
     let small = (x * square).mul_add(series, x);
     // Large |x|: no cancellation, the result being at least tanh 0.55 ≈ 0.5. Either side
     // takes x's sign at the end (the series alone would give tanh −0 = +0).

@@ -373,13 +373,14 @@ mod tests {
     }
 
     /// A training step that leaves the output alone (no metrics read it) has the loss and
-    /// every gradient of one that computes it, bit for bit; with the output kept it is the
-    /// softmax or sigmoid of the logits.
+    /// every gradient of one that computes it, bit for bit, and does leave the output as it
+    /// was; with the output kept it is the softmax or sigmoid of the logits.
     #[test]
     fn a_step_without_the_output_has_the_loss_and_gradients_of_one_with_it() {
         let cases = [
             (
                 vec![dense(5, Activation::Relu), dense(3, Activation::Softmax)],
+                Activation::Softmax,
                 Loss::SparseCategoricalCrossentropy,
                 Targets::Classes(vec![0, 2, 1, 2]),
             ),
@@ -389,16 +390,18 @@ mod tests {
                     dense(3, Activation::Linear),
                     LayerPlan::Activation(Activation::Softmax),
                 ],
+                Activation::Softmax,
                 Loss::SparseCategoricalCrossentropy,
                 Targets::Classes(vec![1, 1, 0, 2]),
             ),
             (
                 vec![dense(4, Activation::Relu), dense(2, Activation::Sigmoid)],
+                Activation::Sigmoid,
                 Loss::BinaryCrossentropy,
                 Targets::Values(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]),
             ),
         ];
-        for (layers, loss, targets) in cases {
+        for (layers, activation, loss, targets) in cases {
             let (rows, inputs) = (4, 3);
             let x = pattern(rows * inputs, 7);
             let run = |keep_output: bool| {
@@ -423,13 +426,10 @@ mod tests {
             assert_eq!(with.1, without.1);
             let width = with.2.len() / rows;
             let mut want = vec![0.0f32; with.2.len()];
-            let activation = if width == 2 {
-                Activation::Sigmoid
-            } else {
-                Activation::Softmax
-            };
             activation.forward(&with.3, &mut want, width);
             assert_eq!(with.2, want);
+            // A freshly built network's output buffer holds zeros; the step left it so.
+            assert!(without.2.iter().all(|&v| v == 0.0), "{:?}", without.2);
         }
     }
 

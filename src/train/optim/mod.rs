@@ -254,25 +254,25 @@ impl Optimizer {
             .zip(gradient.chunks(BLOCK))
             .enumerate()
         {
-            let range = block * BLOCK..block * BLOCK + w.len();
-            let on_range = OnRange {
-                range,
-                weights: &mut *w,
-                gradient: g,
+            let sums = match self.weight_decay {
+                None => self.with_step(
+                    index,
+                    OnRange {
+                        range: block * BLOCK..block * BLOCK + w.len(),
+                        weights: w,
+                        gradient: g,
+                    },
+                ),
+                Some(_) => {
+                    let mut saved = [0.0f32; BLOCK];
+                    let before = &mut saved[..w.len()];
+                    before.copy_from_slice(w);
+                    self.step(index, block * BLOCK, w, g);
+                    let mut sums = BlockSums::ZERO;
+                    sums.see_all(before, w, g);
+                    sums
+                }
             };
-            let watched = match self.weight_decay {
-                Some(_) => None,
-                None => Some(self.with_step(index, on_range)),
-            };
-            let sums = watched.unwrap_or_else(|| {
-                let mut saved = [0.0f32; BLOCK];
-                let before = &mut saved[..w.len()];
-                before.copy_from_slice(w);
-                self.step(index, block * BLOCK, w, g);
-                let mut sums = BlockSums::ZERO;
-                sums.see_all(before, w, g);
-                sums
-            });
             observe(&sums);
         }
     }
