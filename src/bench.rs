@@ -344,6 +344,10 @@ pub fn main(names: &[String], reps: usize, threads: usize) -> Result<(), String>
         updates(reps);
         return Ok(());
     }
+    if names.len() == 1 && names[0] == "activations" {
+        activations(reps);
+        return Ok(());
+    }
     let workloads = resolve(names)?;
     let mut table = Vec::new();
     for w in &workloads {
@@ -456,6 +460,72 @@ pub fn products(reps: usize) {
             row[1],
             row[2]
         );
+    }
+}
+
+/// `trainyard bench activations`: every activation's forward pass and its gradient over a
+/// batch of 32 rows of 1024 values (softmax by rows of ten) spread over `[−8, 8]`, each the best
+/// of `reps` batches of at least 20 ms, in ns per 1024 values. One JSON line per activation,
+/// then a table on stderr.
+pub fn activations(reps: usize) {
+    const VALUES: usize = 32 * 1024;
+    let all = [
+        ("linear", Activation::Linear),
+        ("relu", Activation::Relu),
+        ("leaky_relu", Activation::LEAKY_RELU),
+        ("elu", Activation::ELU),
+        ("selu", Activation::Selu),
+        ("gelu", Activation::Gelu),
+        ("sigmoid", Activation::Sigmoid),
+        ("tanh", Activation::Tanh),
+        ("softmax", Activation::Softmax),
+        ("swish", Activation::Swish),
+        ("softplus", Activation::Softplus),
+    ];
+    let z: Vec<f32> = (0..VALUES).map(|i| (i as f32 * 0.37).sin() * 8.0).collect();
+    let dy: Vec<f32> = (0..VALUES).map(|i| (i as f32 * 0.11).cos()).collect();
+    let mut y = vec![0.0f32; VALUES];
+    let mut dz = vec![0.0f32; VALUES];
+    let per_1024 = |mut pass: Box<dyn FnMut() + '_>| {
+        let mut best = f64::INFINITY;
+        for _ in 0..reps.max(1) {
+            let (mut elapsed, mut passes) = (0.0, 0);
+            while elapsed < 0.02 {
+                let start = Instant::now();
+                pass();
+                elapsed += start.elapsed().as_secs_f64();
+                passes += 1;
+            }
+            best = best.min(elapsed / passes as f64);
+        }
+        best * 1e9 * 1024.0 / VALUES as f64
+    };
+    eprintln!("activation        forward ns  gradient ns  (per 1024 values)");
+    for (name, activation) in all {
+        let width = if activation == Activation::Softmax {
+            10
+        } else {
+            1024
+        };
+        let rows = VALUES / width * width;
+        let forward = per_1024(Box::new(|| {
+            activation.forward(&z[..rows], &mut y[..rows], width);
+            std::hint::black_box(&mut y);
+        }));
+        activation.forward(&z[..rows], &mut y[..rows], width);
+        let gradient = per_1024(Box::new(|| {
+            activation.backward(&z[..rows], &y[..rows], &dy[..rows], &mut dz[..rows], width);
+            std::hint::black_box(&mut dz);
+        }));
+        println!(
+            "{}",
+            serde_json::json!({
+                "activation": name,
+                "forward_ns": (forward * 10.0).round() / 10.0,
+                "gradient_ns": (gradient * 10.0).round() / 10.0,
+            })
+        );
+        eprintln!("{name:<16} {forward:>11.1} {gradient:>12.1}");
     }
 }
 
