@@ -34,23 +34,12 @@ printf 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n' > "$work/data.csv"
 dataset=$(post '/v1/datasets?name=fuzz&label_column=label' text/csv "$work/data.csv")
 sweep=$(post /v1/sweeps application/json examples/sweeps/optimizers.json)
 
-cat > "$work/schemathesis.toml" <<EOF
-[[operations]]
-include-path-regex = "^/v1/jobs/|^/jobs/"
-parameters = { "path.id" = "$job" }
-
-[[operations]]
-include-path-regex = "^/v1/models/"
-parameters = { "path.id" = "$model" }
-
-[[operations]]
-include-path-regex = "^/v1/datasets/"
-parameters = { "path.id" = "$dataset" }
-
-[[operations]]
-include-path-regex = "^/v1/sweeps/|^/sweeps/"
-parameters = { "path.id" = "$sweep" }
-EOF
+# Each kind of path gets the id of a resource that exists.
+for pair in "^/v1/jobs/|^/jobs/=$job" "^/v1/models/=$model" "^/v1/datasets/=$dataset" \
+  "^/v1/sweeps/|^/sweeps/=$sweep"; do
+  printf '[[operations]]\ninclude-path-regex = "%s"\nparameters = { "path.id" = "%s" }\n\n' \
+    "${pair%%=*}" "${pair#*=}"
+done > "$work/schemathesis.toml"
 
 # Excluded checks: the schema accepts specs that cross-field rules then refuse (a 422 for
 # generated "valid" data is correct), there is no per-user authorization to probe, and
