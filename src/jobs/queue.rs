@@ -348,22 +348,40 @@ impl JobQueue {
 
     /// The built predictor of a succeeded job's model (cached).
     async fn job_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
-        if let Some(predictor) = self.predictors.get(id) {
-            // Another node may have deleted the job since: ask the store, which is cheap
-            // beside a prediction. One process forgets its own deletes itself.
-            if !self.store.multi_node() || self.store.has_model(id).await? {
+        self.cached_predictor(
+            id,
+            async { Ok(self.store.has_model(id).await?) },
+            self.model(id),
+            |(job, record)| Predictor::build(job, record),
+        )
+        .await
+    }
+
+    /// The predictor cached under `key`, or else one built on the blocking pool by `build`
+    /// from what `load` reads, and cached. On a multi-node store a cached predictor is only
+    /// used while `still_stored` says the model is: another node may have deleted it (one
+    /// process forgets its own deletes itself), and asking is cheap beside a prediction.
+    async fn cached_predictor<R: Send + 'static>(
+        &self,
+        key: &str,
+        still_stored: impl Future<Output = Result<bool, JobsError>>,
+        load: impl Future<Output = Result<R, JobsError>>,
+        build: fn(&R) -> Result<Predictor, JobsError>,
+    ) -> Result<Arc<Predictor>, JobsError> {
+        if let Some(predictor) = self.predictors.get(key) {
+            if !self.store.multi_node() || still_stored.await? {
                 return Ok(predictor);
             }
-            self.predictors.forget(id);
+            self.predictors.forget(key);
         }
         let generation = self.predictors.generation();
-        let (job, record) = self.model(id).await?;
-        let predictor = tokio::task::spawn_blocking(move || Predictor::build(&job, &record))
+        let record = load.await?;
+        let predictor = tokio::task::spawn_blocking(move || build(&record))
             .await
             .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
         let predictor = Arc::new(predictor);
         self.predictors
-            .insert(generation, id, Arc::clone(&predictor));
+            .insert(generation, key, Arc::clone(&predictor));
         Ok(predictor)
     }
 
@@ -431,24 +449,15 @@ impl JobQueue {
         }
     }
 
+    /// The built predictor of an imported model (cached).
     async fn model_predictor(&self, id: &str) -> Result<Arc<Predictor>, JobsError> {
-        let key = imported_key(id);
-        if let Some(predictor) = self.predictors.get(&key) {
-            // As for a job's model: another node may have deleted it.
-            if !self.store.multi_node() || self.store.has_imported_model(id).await? {
-                return Ok(predictor);
-            }
-            self.predictors.forget(&key);
-        }
-        let generation = self.predictors.generation();
-        let record = self.imported_model(id).await?;
-        let predictor = tokio::task::spawn_blocking(move || Predictor::from_imported(&record))
-            .await
-            .map_err(|e| JobsError::Corrupt(format!("loading the model stopped: {e}")))??;
-        let predictor = Arc::new(predictor);
-        self.predictors
-            .insert(generation, &key, Arc::clone(&predictor));
-        Ok(predictor)
+        self.cached_predictor(
+            &imported_key(id),
+            async { Ok(self.store.has_imported_model(id).await?) },
+            self.imported_model(id),
+            Predictor::from_imported,
+        )
+        .await
     }
 
     /// Runs an imported model on `body`'s inputs, with its standardization.
