@@ -99,16 +99,17 @@ fn corrupt(job_id: &str, what: &str) -> JobsError {
 }
 
 fn meta_of(job_id: &str, record: &ModelRecord) -> Result<Value, JobsError> {
-    serde_json::from_str(&record.meta).map_err(|_| corrupt(job_id, "description"))
+    parse_meta(job_id, &record.meta)
+}
+
+fn parse_meta(job_id: &str, meta: &str) -> Result<Value, JobsError> {
+    serde_json::from_str(meta).map_err(|_| corrupt(job_id, "description"))
 }
 
 /// The names and shapes of a stored model's tensors, in stored order, from its description
-/// alone (no weight is decoded).
-pub fn tensor_shapes(
-    job_id: &str,
-    record: &ModelRecord,
-) -> Result<Vec<(String, Vec<usize>)>, JobsError> {
-    let meta = meta_of(job_id, record)?;
+/// (`meta`) alone.
+pub fn tensor_shapes(job_id: &str, meta: &str) -> Result<Vec<(String, Vec<usize>)>, JobsError> {
+    let meta = parse_meta(job_id, meta)?;
     let described = meta["tensors"]
         .as_array()
         .ok_or_else(|| corrupt(job_id, "tensor list"))?;
@@ -132,7 +133,7 @@ pub fn tensor_shapes(
 
 /// The tensors of a stored model, with their values.
 pub fn decode_tensors(job_id: &str, record: &ModelRecord) -> Result<Vec<Tensor>, JobsError> {
-    let described = tensor_shapes(job_id, record)?;
+    let described = tensor_shapes(job_id, &record.meta)?;
     let mut values = record
         .weights
         .chunks_exact(4)

@@ -233,7 +233,7 @@ impl JobQueue {
 
     /// Why a job's warm start cannot work, if it cannot: its source job has no model, the
     /// imported model does not exist, or their tensors are not the architecture's (checked on
-    /// the stored description, without decoding the weights).
+    /// the stored description; the weights are not read).
     pub(super) async fn warm_start_refusal(
         &self,
         validated: &ValidatedJob,
@@ -245,10 +245,10 @@ impl JobQueue {
                 value: None,
             })
         };
-        let (path, source, record) = match &validated.warm_start {
+        let (path, source, meta) = match &validated.warm_start {
             None => return Ok(None),
-            Some(WarmStart::Job(source)) => match self.store.model(source).await? {
-                Some(record) => ("initializer.job_id", source, record),
+            Some(WarmStart::Job(source)) => match self.store.model_meta(source).await? {
+                Some(meta) => ("initializer.job_id", source, meta),
                 None => {
                     return Ok(refusal(
                         "initializer.job_id",
@@ -256,8 +256,8 @@ impl JobQueue {
                     ));
                 }
             },
-            Some(WarmStart::Model(id)) => match self.store.imported_model(id).await? {
-                Some(imported) => ("initializer.model_id", id, imported.model),
+            Some(WarmStart::Model(id)) => match self.store.imported_model_meta(id).await? {
+                Some(meta) => ("initializer.model_id", id, meta),
                 None => {
                     return Ok(refusal(
                         "initializer.model_id",
@@ -266,7 +266,7 @@ impl JobQueue {
                 }
             },
         };
-        let shapes = super::model::tensor_shapes(source, &record)?;
+        let shapes = super::model::tensor_shapes(source, &meta)?;
         let shapes: Vec<(&str, &[usize])> = shapes
             .iter()
             .map(|(name, shape)| (name.as_str(), shape.as_slice()))

@@ -590,11 +590,15 @@ pub trait Store: Send + Sync + 'static {
     fn model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<ModelRecord>>;
     /// Whether the job's model is stored, without reading it.
     fn has_model<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, bool>;
+    /// The description (`meta`) of the job's model, without its weights.
+    fn model_meta<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<String>>;
 
     fn insert_imported_model(&self, model: ImportedModelRecord) -> StoreFuture<'_, ()>;
     fn imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ImportedModelRecord>>;
     /// Whether the imported model is stored, without reading it.
     fn has_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
+    /// The description of an imported model, without its weights.
+    fn imported_model_meta<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>>;
     /// `true` when the model existed.
     fn delete_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 

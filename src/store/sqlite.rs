@@ -691,6 +691,12 @@ impl SqliteStore {
         Ok(row.is_some())
     }
 
+    /// The `meta` column of the row `sql` selects by id.
+    async fn meta(&self, sql: &'static str, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|row| row.try_get("meta")).transpose()?)
+    }
+
     async fn model_inner(&self, job_id: &str) -> Result<Option<ModelRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT meta, weights, weights_sha256, created_at FROM models WHERE job_id = $1",
@@ -1324,6 +1330,10 @@ impl Store for SqliteStore {
         Box::pin(self.exists("SELECT 1 FROM models WHERE job_id = $1", job_id))
     }
 
+    fn model_meta<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(self.meta("SELECT meta FROM models WHERE job_id = $1", job_id))
+    }
+
     fn insert_imported_model(&self, model: ImportedModelRecord) -> StoreFuture<'_, ()> {
         Box::pin(self.insert_imported_model_inner(model))
     }
@@ -1334,6 +1344,10 @@ impl Store for SqliteStore {
 
     fn has_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(self.exists("SELECT 1 FROM imported_models WHERE id = $1", id))
+    }
+
+    fn imported_model_meta<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(self.meta("SELECT meta FROM imported_models WHERE id = $1", id))
     }
 
     fn delete_imported_model<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {

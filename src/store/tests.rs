@@ -393,18 +393,23 @@ async fn an_imported_model_is_stored_read_and_deleted(db: &TestDb) {
         parameter_count: 1,
         input_width: 1,
         model: ModelRecord {
-            meta: "{}".into(),
+            meta: r#"{"tensors":[]}"#.into(),
             weights: vec![0, 0, 128, 63],
             weights_sha256: "abc".into(),
             created_at: 3,
         },
     };
     assert_eq!(db.store.has_imported_model("m").await.ok(), Some(false));
+    assert_eq!(db.store.imported_model_meta("m").await.ok(), Some(None));
     db.store
         .insert_imported_model(record.clone())
         .await
         .expect("stored");
     assert_eq!(db.store.has_imported_model("m").await.ok(), Some(true));
+    assert_eq!(
+        db.store.imported_model_meta("m").await.ok().flatten(),
+        Some(record.model.meta.clone())
+    );
     assert_eq!(
         db.store.imported_model("m").await.ok().flatten(),
         Some(record)
@@ -422,7 +427,7 @@ async fn deleting_a_job_takes_its_events_and_model_with_it(db: &TestDb) {
     );
     let job = claim(&*db.store).await.expect("claimed");
     let model = ModelRecord {
-        meta: "{}".into(),
+        meta: r#"{"tensors":[]}"#.into(),
         weights: vec![0, 0, 128, 63],
         weights_sha256: "abc".into(),
         created_at: 3,
@@ -440,9 +445,14 @@ async fn deleting_a_job_takes_its_events_and_model_with_it(db: &TestDb) {
         })
         .await
         .expect("finish");
+    assert_eq!(
+        db.store.model_meta("a").await.ok().flatten(),
+        Some(model.meta.clone())
+    );
     assert_eq!(db.store.model("a").await.ok().flatten(), Some(model));
     assert_eq!(db.store.has_model("a").await.ok(), Some(true));
     assert_eq!(db.store.has_model("b").await.ok(), Some(false));
+    assert_eq!(db.store.model_meta("b").await.ok(), Some(None));
     assert_eq!(
         db.store
             .job("a")
@@ -458,6 +468,7 @@ async fn deleting_a_job_takes_its_events_and_model_with_it(db: &TestDb) {
         Some(DeleteJob::Deleted)
     );
     assert_eq!(db.store.has_model("a").await.ok(), Some(false));
+    assert_eq!(db.store.model_meta("a").await.ok(), Some(None));
     assert_eq!(
         db.store.delete_job("a").await.ok(),
         Some(DeleteJob::NotFound)
