@@ -476,6 +476,7 @@ pub fn activations(reps: usize) {
         ("elu", Activation::ELU),
         ("selu", Activation::Selu),
         ("gelu", Activation::Gelu),
+        ("gelu (tanh form)", Activation::GeluTanh),
         ("sigmoid", Activation::Sigmoid),
         ("tanh", Activation::Tanh),
         ("softmax", Activation::Softmax),

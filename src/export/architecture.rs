@@ -105,13 +105,14 @@ fn layer_to_json(layer: &LayerPlan) -> Value {
 }
 
 /// Parameterless activations by their Keras name; `leaky_relu` and `elu` as objects that carry
-/// their parameter.
+/// their parameter, and GELU's tanh approximation as `{"type": "gelu", "approximate": true}`.
 fn activation_to_json(activation: Activation) -> Value {
     let name = match activation {
         Activation::LeakyRelu { negative_slope } => {
             return json!({"type": "leaky_relu", "negative_slope": number(negative_slope)});
         }
         Activation::Elu { alpha } => return json!({"type": "elu", "alpha": number(alpha)}),
+        Activation::GeluTanh => return json!({"type": "gelu", "approximate": true}),
         Activation::Linear => "linear",
         Activation::Relu => "relu",
         Activation::Selu => "selu",
@@ -298,6 +299,25 @@ fn activation_from_json(value: &Value, path: &str) -> Result<Activation, Archite
         "elu" => Activation::Elu {
             alpha: parameter("alpha", 1.0)?,
         },
+        "gelu" => {
+            let approximate = match object {
+                None => None,
+                Some(object) => {
+                    allow_only(object, &["type", "approximate"], path)?;
+                    object.get("approximate")
+                }
+            };
+            match approximate {
+                None | Some(Value::Bool(false)) => Activation::Gelu,
+                Some(Value::Bool(true)) => Activation::GeluTanh,
+                Some(_) => {
+                    return Err(error(
+                        &format!("{path}.approximate"),
+                        "must be true or false",
+                    ));
+                }
+            }
+        }
         name => {
             if let Some(object) = object {
                 allow_only(object, &["type"], path)?;
@@ -306,7 +326,6 @@ fn activation_from_json(value: &Value, path: &str) -> Result<Activation, Archite
                 "linear" => Activation::Linear,
                 "relu" => Activation::Relu,
                 "selu" => Activation::Selu,
-                "gelu" => Activation::Gelu,
                 "sigmoid" => Activation::Sigmoid,
                 "tanh" => Activation::Tanh,
                 "softmax" => Activation::Softmax,
@@ -477,6 +496,7 @@ mod tests {
             Activation::Elu { alpha: 0.7 },
             Activation::Selu,
             Activation::Gelu,
+            Activation::GeluTanh,
             Activation::Sigmoid,
             Activation::Tanh,
             Activation::Softmax,

@@ -22,6 +22,7 @@
 //! | elu | `Elu` with `alpha` |
 //! | selu | `Selu` with Keras's constants α = 1.6732632, γ = 1.0507010 (K3 `backend/numpy/nn.py`) |
 //! | gelu | exact erf form `0.5·x·(1 + Erf(x/√2))` (`Gelu` is an operator only from opset 20) |
+//! | gelu, approximate | the tanh form `0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³)))` |
 //! | swish | `Mul(x, Sigmoid(x))` |
 //! | softmax | `Softmax` with `axis = -1` (opset-13 semantics: over that one axis) |
 //!
@@ -245,6 +246,24 @@ impl GraphBuilder<'_> {
                     vec![],
                 )
             }
+            Activation::GeluTanh => {
+                let cubic = self.constant("constant.gelu_cubic", 0.044_715);
+                let sqrt_2_over_pi = self.constant("constant.sqrt_2_over_pi", 0.797_884_6);
+                let one = self.constant("constant.one", 1.0);
+                let half = self.constant("constant.half", 0.5);
+                let node = |graph: &mut Self, op: &str, suffix: &str, a: &str, b: &str| {
+                    graph.node(op, &format!("{layer}/{suffix}"), &[a, b], vec![])
+                };
+                let square = node(self, "Mul", "Mul_square", &x, &x);
+                let cube = node(self, "Mul", "Mul_cube", &square, &x);
+                let term = node(self, "Mul", "Mul_cubic", &cube, &cubic);
+                let inner = node(self, "Add", "Add_inner", &x, &term);
+                let scaled = node(self, "Mul", "Mul_scale", &inner, &sqrt_2_over_pi);
+                let tanh = self.node("Tanh", &format!("{layer}/Tanh"), &[&scaled], vec![]);
+                let shifted = node(self, "Add", "Add", &tanh, &one);
+                let gated = node(self, "Mul", "Mul", &x, &shifted);
+                node(self, "Mul", "Mul_half", &gated, &half)
+            }
         }
     }
 
@@ -415,6 +434,7 @@ mod tests {
             LayerPlan::Dropout { rate: 0.5 },
             dense(8, Activation::Selu, true),
             dense(8, Activation::Gelu, true),
+            dense(8, Activation::GeluTanh, true),
             dense(8, Activation::Swish, false),
             LayerPlan::Residual {
                 layers: vec![
@@ -573,6 +593,10 @@ mod tests {
             Activation::Gelu => {
                 elementwise(&|x| 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)))
             }
+            Activation::GeluTanh => elementwise(&|x| {
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                0.5 * x * (1.0 + (c * (x + 0.044_715 * x * x * x)).tanh())
+            }),
             Activation::Sigmoid => elementwise(&sigmoid),
             Activation::Tanh => elementwise(&f64::tanh),
             Activation::Swish => elementwise(&|x| x * sigmoid(x)),

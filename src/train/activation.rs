@@ -28,6 +28,10 @@ pub enum Activation {
     Selu,
     /// The exact form `x·½(1 + erf(x/√2))`, which the string `"gelu"` means in Keras.
     Gelu,
+    /// The tanh approximation `x·½(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, Keras's
+    /// `gelu(x, approximate=True)` (the default of `keras.ops.gelu`) and PyTorch's
+    /// `GELU(approximate="tanh")`.
+    GeluTanh,
     Sigmoid,
     Tanh,
     /// Row-wise softmax over the last axis, max-subtracted.
@@ -88,6 +92,7 @@ impl Activation {
             Activation::Elu { alpha } => map(z, y, |x| elu(x, alpha)),
             Activation::Selu => map(z, y, |x| SELU_SCALE * elu(x, SELU_ALPHA)),
             Activation::Gelu => map(z, y, gelu),
+            Activation::GeluTanh => map(z, y, gelu_tanh),
             Activation::Sigmoid => map(z, y, sigmoid),
             Activation::Tanh => map(z, y, tanh),
             Activation::Swish => map(z, y, |x| x * sigmoid(x)),
@@ -131,6 +136,7 @@ impl Activation {
                 SELU_SCALE * if x > 0.0 { 1.0 } else { SELU_ALPHA * exp(x) }
             }),
             Activation::Gelu => chain(z, dy, dz, gelu_derivative),
+            Activation::GeluTanh => chain(z, dy, dz, gelu_tanh_derivative),
             Activation::Sigmoid => chain(y, dy, dz, |s| s * (1.0 - s)),
             Activation::Tanh => chain(y, dy, dz, |t| 1.0 - t * t),
             Activation::Swish => chain(z, dy, dz, |x| {
@@ -282,6 +288,31 @@ fn gelu_derivative(x: f32) -> f32 {
     x.mul_add(normal.density, normal.cdf)
 }
 
+/// `√(2/π)`.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+/// The cubic term's coefficient of the tanh approximation of GELU.
+const GELU_CUBIC: f32 = 0.044_715;
+
+/// `tanh(√(2/π)·(x + 0.044715·x³))`, the argument formed as Keras's TF backend forms it.
+#[inline(always)]
+fn gelu_tanh_inner(x: f32) -> f32 {
+    tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * (x * x * x)))
+}
+
+/// `x·½(1 + t)` with t = [`gelu_tanh_inner`].
+#[inline(always)]
+fn gelu_tanh(x: f32) -> f32 {
+    x * (0.5 * (1.0 + gelu_tanh_inner(x)))
+}
+
+/// `½(1 + t) + x·½(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)`.
+#[inline(always)]
+fn gelu_tanh_derivative(x: f32) -> f32 {
+    let t = gelu_tanh_inner(x);
+    let slope = SQRT_2_OVER_PI * (3.0 * GELU_CUBIC).mul_add(x * x, 1.0);
+    (x * (0.5 * (1.0 - t * t))).mul_add(slope, 0.5 * (1.0 + t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +462,7 @@ mod tests {
             Activation::Elu { alpha: 0.5 },
             Activation::Selu,
             Activation::Gelu,
+            Activation::GeluTanh,
             Activation::Sigmoid,
             Activation::Tanh,
             Activation::Softmax,
@@ -468,11 +500,12 @@ mod tests {
     }
 
     /// Values against the Keras definitions (K3 `activations/activations.py`): the function
-    /// default leaky slope 0.2, SELU's constants, exact-erf GELU (gelu(1) = 0.8413447),
-    /// softplus(0) = ln 2, swish(1) = σ(1).
+    /// default leaky slope 0.2, SELU's constants, exact-erf GELU (gelu(1) = 0.8413447), the
+    /// tanh approximation (`gelu(1, approximate=True)` = 0.8411920, `gelu(−1, …)` =
+    /// −0.1588080), softplus(0) = ln 2, swish(1) = σ(1).
     #[test]
     fn activation_values_follow_the_keras_definitions() {
-        let cases: [(Activation, f32, f32); 9] = [
+        let cases: [(Activation, f32, f32); 11] = [
             (Activation::LEAKY_RELU, -1.0, -0.2),
             (Activation::ELU, -1.0, (-1.0f32).exp_m1()),
             (Activation::Selu, 1.0, 1.050_701),
@@ -482,6 +515,8 @@ mod tests {
                 1.050_701 * 1.673_263_2 * (-1.0f32).exp_m1(),
             ),
             (Activation::Gelu, 1.0, 0.841_344_8),
+            (Activation::GeluTanh, 1.0, 0.841_192),
+            (Activation::GeluTanh, -1.0, -0.158_808),
             (Activation::Softplus, 0.0, std::f32::consts::LN_2),
             (Activation::Swish, 1.0, 0.731_058_6),
             (Activation::Sigmoid, -40.0, 4.248_354e-18),

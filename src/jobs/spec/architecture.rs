@@ -55,10 +55,17 @@ pub enum LayerSpec {
 pub enum ActivationSpec {
     Linear,
     Relu,
-    LeakyRelu { negative_slope: f64 },
-    Elu { alpha: f64 },
+    LeakyRelu {
+        negative_slope: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
     Selu,
-    Gelu,
+    /// Exact unless `approximate` (Keras's `gelu(x, approximate=True)`, the tanh form).
+    Gelu {
+        approximate: bool,
+    },
     Sigmoid,
     Tanh,
     Softmax,
@@ -78,7 +85,7 @@ pub const ACTIVATIONS: &[(&str, ActivationSpec)] = &[
     ),
     ("elu", ActivationSpec::Elu { alpha: 1.0 }),
     ("selu", ActivationSpec::Selu),
-    ("gelu", ActivationSpec::Gelu),
+    ("gelu", ActivationSpec::Gelu { approximate: false }),
     ("sigmoid", ActivationSpec::Sigmoid),
     ("tanh", ActivationSpec::Tanh),
     ("softmax", ActivationSpec::Softmax),
@@ -92,6 +99,7 @@ impl ActivationSpec {
         match self {
             ActivationSpec::LeakyRelu { .. } => "leaky_relu",
             ActivationSpec::Elu { .. } => "elu",
+            ActivationSpec::Gelu { .. } => "gelu",
             other => name_of(ACTIVATIONS, &other),
         }
     }
@@ -102,6 +110,9 @@ impl ActivationSpec {
                 json!({"type": "leaky_relu", "negative_slope": negative_slope})
             }
             ActivationSpec::Elu { alpha } => json!({"type": "elu", "alpha": alpha}),
+            ActivationSpec::Gelu { approximate: true } => {
+                json!({"type": "gelu", "approximate": true})
+            }
             other => json!(other.name()),
         }
     }
@@ -262,7 +273,8 @@ fn parse_kernel_initializer(
     (errors.count() == before).then_some(initializer)
 }
 
-/// An activation: a name, or `{"type": "leaky_relu", "negative_slope": s}` / `{"type": "elu", "alpha": a}`.
+/// An activation: a name, or `{"type": "leaky_relu", "negative_slope": s}`,
+/// `{"type": "elu", "alpha": a}` or `{"type": "gelu", "approximate": true}`.
 pub(super) fn parse_activation(
     value: &Value,
     path: &str,
@@ -284,6 +296,9 @@ pub(super) fn parse_activation(
                         alpha: object
                             .number("alpha", Interval::closed(0.0, 100.0), errors)
                             .unwrap_or(alpha),
+                    },
+                    ActivationSpec::Gelu { approximate } => ActivationSpec::Gelu {
+                        approximate: object.boolean("approximate", errors).unwrap_or(approximate),
                     },
                     other => other,
                 };

@@ -207,6 +207,24 @@ fn bad_specs() -> Vec<BadSpec> {
             vec!["architecture.layers[0].activation"],
         ),
         (
+            "gelu's approximate is a boolean, and only gelu has one",
+            iris(),
+            vec![
+                (
+                    "/architecture/layers/0/activation",
+                    json!({"type": "gelu", "approximate": "tanh"}),
+                ),
+                (
+                    "/architecture/layers/1/activation",
+                    json!({"type": "softmax", "approximate": true}),
+                ),
+            ],
+            vec![
+                "architecture.layers[0].activation.approximate",
+                "architecture.layers[1].activation.approximate",
+            ],
+        ),
+        (
             "an unknown layer type is named",
             iris(),
             vec![("/architecture/layers/0/type", json!("conv2d"))],
@@ -1049,6 +1067,18 @@ fn layers_schedules_and_stopping_resolve_to_keras_defaults() {
             json!({"type": "dense", "units": 16, "activation": "swish"}),
             "/architecture/layers/0/activation",
             json!("silu"),
+        ),
+        (
+            "/architecture/layers/0",
+            json!({"type": "dense", "units": 16, "activation": {"type": "gelu", "approximate": true}}),
+            "/architecture/layers/0/activation",
+            json!({"type": "gelu", "approximate": true}),
+        ),
+        (
+            "/architecture/layers/0",
+            json!({"type": "dense", "units": 16, "activation": {"type": "gelu", "approximate": false}}),
+            "/architecture/layers/0/activation",
+            json!("gelu"),
         ),
         (
             "/architecture/layers/0",
