@@ -43,11 +43,12 @@ done > "$work/schemathesis.toml"
 
 # Excluded checks: the schema accepts specs that cross-field rules then refuse (a 422 for
 # generated "valid" data is correct), there is no per-user authorization to probe, and
-# DELETE would remove the resources the other operations are pointed at.
-"$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run "$base/openapi.yaml" \
+# DELETE would remove the resources the other operations are pointed at. Run from the
+# temporary directory, where Schemathesis keeps its `.schemathesis` cache.
+(cd "$work" && "$venv/bin/schemathesis" --config-file schemathesis.toml run "$base/openapi.yaml" \
   --max-time "$seconds" --workers 2 --checks all \
   --exclude-checks positive_data_acceptance,negative_data_rejection,ignored_auth,object_level_authorization,use_after_free,ensure_resource_availability \
-  --suppress-health-check all --exclude-method DELETE
+  --suppress-health-check all --exclude-method DELETE)
 if grep -q 'status=5[0-9][0-9]\|panicked' "$work/server.log"; then
   echo "the server logged a server error or a panic:" >&2
   grep 'status=5[0-9][0-9]\|panicked' "$work/server.log" | head >&2

@@ -487,20 +487,7 @@ pub fn activations(reps: usize) {
     let dy: Vec<f32> = (0..VALUES).map(|i| (i as f32 * 0.11).cos()).collect();
     let mut y = vec![0.0f32; VALUES];
     let mut dz = vec![0.0f32; VALUES];
-    let per_1024 = |mut pass: Box<dyn FnMut() + '_>| {
-        let mut best = f64::INFINITY;
-        for _ in 0..reps.max(1) {
-            let (mut elapsed, mut passes) = (0.0, 0);
-            while elapsed < 0.02 {
-                let start = Instant::now();
-                pass();
-                elapsed += start.elapsed().as_secs_f64();
-                passes += 1;
-            }
-            best = best.min(elapsed / passes as f64);
-        }
-        best * 1e9 * 1024.0 / VALUES as f64
-    };
+    let per_1024 = |seconds: f64| seconds * 1e9 * 1024.0 / VALUES as f64;
     eprintln!("activation        forward ns  gradient ns  (per 1024 values)");
     for (name, activation) in all {
         let width = if activation == Activation::Softmax {
@@ -509,12 +496,12 @@ pub fn activations(reps: usize) {
             1024
         };
         let rows = VALUES / width * width;
-        let forward = per_1024(Box::new(|| {
+        let forward = per_1024(best_pass(reps, || {
             activation.forward(&z[..rows], &mut y[..rows], width);
             std::hint::black_box(&mut y);
         }));
         activation.forward(&z[..rows], &mut y[..rows], width);
-        let gradient = per_1024(Box::new(|| {
+        let gradient = per_1024(best_pass(reps, || {
             activation.backward(&z[..rows], &y[..rows], &dy[..rows], &mut dz[..rows], width);
             std::hint::black_box(&mut dz);
         }));
@@ -528,6 +515,22 @@ pub fn activations(reps: usize) {
         );
         eprintln!("{name:<16} {forward:>11.1} {gradient:>12.1}");
     }
+}
+
+/// Seconds per call of `pass`: the best over `reps` batches of calls lasting at least 20 ms.
+fn best_pass(reps: usize, mut pass: impl FnMut()) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let (mut elapsed, mut passes) = (0.0, 0);
+        while elapsed < 0.02 {
+            let start = Instant::now();
+            pass();
+            elapsed += start.elapsed().as_secs_f64();
+            passes += 1;
+        }
+        best = best.min(elapsed / passes as f64);
+    }
+    best
 }
 
 /// The kernels of W4's network (784-256-128-10), whose updates `trainyard bench updates` times.

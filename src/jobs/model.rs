@@ -98,18 +98,14 @@ fn corrupt(job_id: &str, what: &str) -> JobsError {
     JobsError::Corrupt(format!("model of job {job_id}: {what}"))
 }
 
-fn meta_of(job_id: &str, record: &ModelRecord) -> Result<Value, JobsError> {
-    parse_meta(job_id, &record.meta)
-}
-
-fn parse_meta(job_id: &str, meta: &str) -> Result<Value, JobsError> {
+fn meta_of(job_id: &str, meta: &str) -> Result<Value, JobsError> {
     serde_json::from_str(meta).map_err(|_| corrupt(job_id, "description"))
 }
 
 /// The names and shapes of a stored model's tensors, in stored order, from its description
 /// (`meta`) alone.
 pub fn tensor_shapes(job_id: &str, meta: &str) -> Result<Vec<(String, Vec<usize>)>, JobsError> {
-    let meta = parse_meta(job_id, meta)?;
+    let meta = meta_of(job_id, meta)?;
     let described = meta["tensors"]
         .as_array()
         .ok_or_else(|| corrupt(job_id, "tensor list"))?;
@@ -159,7 +155,7 @@ pub fn decode_tensors(job_id: &str, record: &ModelRecord) -> Result<Vec<Tensor>,
 
 /// The model as `GET /v1/jobs/{id}/model?format=json` serves it.
 pub fn model_json(job_id: &str, record: &ModelRecord) -> Result<Value, JobsError> {
-    let mut meta = meta_of(job_id, record)?;
+    let mut meta = meta_of(job_id, &record.meta)?;
     let tensors = decode_tensors(job_id, record)?;
     if let Value::Object(fields) = &mut meta {
         fields.remove("data_shapes");
@@ -272,7 +268,7 @@ impl Predictor {
     /// Rebuilds the network of `job` (its resolved spec re-validated against the data shapes
     /// the model recorded) and loads the stored tensors.
     pub fn build(job: &JobRow, record: &ModelRecord) -> Result<Predictor, JobsError> {
-        let meta = meta_of(&job.id, record)?;
+        let meta = meta_of(&job.id, &record.meta)?;
         let resolved: Value = serde_json::from_str(&job.resolved_spec)
             .map_err(|_| corrupt(&job.id, "resolved spec"))?;
         let mut catalog = StoreCatalog::default();
@@ -338,7 +334,7 @@ impl Predictor {
     pub fn from_imported(imported: &ImportedModelRecord) -> Result<Predictor, JobsError> {
         let id = &imported.id;
         let record = &imported.model;
-        let meta = meta_of(id, record)?;
+        let meta = meta_of(id, &record.meta)?;
         let layers = crate::export::architecture::from_json(&meta["architecture"])
             .map_err(|e| corrupt(id, &format!("architecture: {e}")))?;
         let width = |name: &str| {
