@@ -90,8 +90,8 @@ impl WithSimd for Product<'_> {
     }
 }
 
-/// Every column strip of tiles, left to right: `NB` vectors at a time, then single vectors,
-/// then the columns left over (fewer than a vector) in one partly used vector.
+/// Every column strip of tiles: the columns past the last whole vector (fewer than a vector)
+/// in one partly used vector, then from the left `NB` vectors at a time, then single vectors.
 #[inline(always)]
 fn strips<S: Simd, const R: usize, const NB: usize, const COLUMNS: bool>(simd: S, p: Product<'_>) {
     let a = match p.a {
@@ -99,6 +99,12 @@ fn strips<S: Simd, const R: usize, const NB: usize, const COLUMNS: bool>(simd: S
     };
     let (ops, c) = (&p.ops, p.c);
     let lanes = S::F32_LANES;
+    // The columns past the last whole vector first: their tiles store whole vectors that run
+    // on into the next row's first columns, which the strips after them overwrite.
+    let narrow_from = ops.n / lanes * lanes;
+    if narrow_from < ops.n {
+        narrow_strip::<S, R, COLUMNS>(simd, a, ops, c, narrow_from);
+    }
     let mut n0 = 0;
     while n0 + NB * lanes <= ops.n {
         full_strip::<S, R, NB, COLUMNS>(simd, a, ops, c, n0);
@@ -109,9 +115,6 @@ fn strips<S: Simd, const R: usize, const NB: usize, const COLUMNS: bool>(simd: S
             full_strip::<S, R, 1, COLUMNS>(simd, a, ops, c, n0);
             n0 += lanes;
         }
-    }
-    if n0 < ops.n {
-        narrow_strip::<S, R, COLUMNS>(simd, a, ops, c, n0);
     }
 }
 
@@ -316,11 +319,19 @@ fn narrow_tile<S: Simd, const R: usize, const COLUMNS: bool>(
     let mut acc = [[start]; R];
     accumulate::<S, R, 1, COLUMNS, true>(simd, a, ops, m0, 0..ops.k, &mut acc, rows);
     for (i, acc_row) in acc.iter().enumerate() {
-        let mut lanes = [0.0f32; 16];
-        let (vector, _) = S::as_mut_simd_f32s(&mut lanes[..S::F32_LANES]);
-        vector[0] = acc_row[0];
         let start = (m0 + i) * n + n0;
-        copy_short(&mut c[start..start + w], &lanes[..w]);
+        // A whole vector where `c` has room for it: the lanes past the strip land in the
+        // next rows' first columns, which later rows of this strip and the strips to its left
+        // (run after it) overwrite. Only the last rows of `c` are copied lane by lane.
+        if let Some(room) = c.get_mut(start..start + S::F32_LANES) {
+            let (vector, _) = S::as_mut_simd_f32s(room);
+            vector[0] = acc_row[0];
+        } else {
+            let mut lanes = [0.0f32; 16];
+            let (vector, _) = S::as_mut_simd_f32s(&mut lanes[..S::F32_LANES]);
+            vector[0] = acc_row[0];
+            copy_short(&mut c[start..start + w], &lanes[..w]);
+        }
     }
 }
 
