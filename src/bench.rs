@@ -533,17 +533,22 @@ fn best_pass(reps: usize, mut pass: impl FnMut()) -> f64 {
     best
 }
 
-/// The kernels of W4's network (784-256-128-10), whose updates `trainyard bench updates` times.
-const UPDATE_KERNELS: &[(usize, usize)] = &[(784, 256), (256, 128), (128, 10)];
+/// The kernels whose updates `trainyard bench updates` times: W4's three large ones
+/// (784-256-128-10) and W5's twenty-one small ones (64-[32]×20-10), where the fixed cost of
+/// each kernel's update shows.
+fn update_sets() -> [(&'static str, Vec<(usize, usize)>); 2] {
+    let mut w5 = vec![(64, 32)];
+    w5.extend(std::iter::repeat_n((32, 32), 19));
+    w5.push((32, 10));
+    [("W4", vec![(784, 256), (256, 128), (128, 10)]), ("W5", w5)]
+}
 
-/// `trainyard bench updates`: one optimizer apply to W4's three kernels, statistics included
-/// (the per-layer gradient norm, weight norm and update ratio every step records), on the
-/// path training takes, for each rule; best of `reps` batches of ≥ 20 ms, µs per apply.
+/// `trainyard bench updates`: one optimizer apply to the kernels of W4 and of W5
+/// ([`update_sets`]), statistics included (the per-layer gradient norm, weight norm and
+/// update ratio every step records), on the path training takes, for each rule; best of
+/// `reps` batches of ≥ 20 ms, µs per apply.
 pub fn updates(reps: usize) {
-    use crate::train::fit::kernel_update;
-    use crate::train::layer::{Role, Variable};
-    use crate::train::optim::{Clip, OptimizerConfig, OptimizerKind};
-    use crate::train::regularizer::Regularizer;
+    use crate::train::optim::OptimizerKind;
     let adam = |amsgrad| OptimizerKind::Adam {
         beta_1: 0.9,
         beta_2: 0.999,
@@ -592,73 +597,97 @@ pub fn updates(reps: usize) {
             },
         ),
     ];
-    let sizes: Vec<usize> = UPDATE_KERNELS.iter().map(|(i, o)| i * o).collect();
-    let values: usize = sizes.iter().sum();
-    eprintln!("rule                 µs per apply ({values} kernel values)");
+    let sets = update_sets();
+    let totals = sets.clone().map(|(set, kernels)| {
+        let values: usize = kernels.iter().map(|(i, o)| i * o).sum();
+        format!("{set} ({values} values)")
+    });
+    eprintln!("rule                 µs per apply: {}", totals.join(", "));
     for (name, kind) in rules {
-        let config = OptimizerConfig {
-            kind,
-            clip: Clip::None,
-            weight_decay: None,
-        };
-        let mut optimizer = config.build(&sizes);
-        let mut variables: Vec<Variable> = UPDATE_KERNELS
-            .iter()
-            .enumerate()
-            .map(|(i, &(inputs, units))| Variable {
-                name: format!("layers.{i}.kernel"),
-                shape: vec![inputs, units],
-                values: (0..inputs * units)
-                    .map(|j| (j as f32 * 0.37).sin() * 0.05)
-                    .collect(),
-                gradient: vec![0.0; inputs * units],
-                role: Role::Kernel(Regularizer::default()),
-            })
-            .collect();
-        let fill = |variables: &mut [Variable], step: usize| {
-            for v in variables {
-                for (j, g) in v.gradient.iter_mut().enumerate() {
-                    *g = ((j + step) as f32 * 0.11).cos() * 1e-3;
-                }
-            }
-        };
-        let mut step = 0;
-        let mut best = f64::INFINITY;
-        for _ in 0..reps.max(1) {
-            let mut elapsed = 0.0;
-            let mut applies = 0;
-            while elapsed < 0.02 {
-                // A fresh gradient every apply, as training has; its writing is not timed.
-                fill(&mut variables, step);
-                step += 1;
-                let start = Instant::now();
-                optimizer.begin_step(1e-3, 0.0);
-                for (index, variable) in variables.iter_mut().enumerate() {
-                    std::hint::black_box(kernel_update(
-                        &mut optimizer,
-                        index,
-                        variable,
-                        false,
-                        1,
-                        &mut [],
-                    ));
-                }
-                optimizer.end_step();
-                elapsed += start.elapsed().as_secs_f64();
-                applies += 1;
-            }
-            best = best.min(elapsed / applies as f64);
+        let mut line = format!("{name:<20}");
+        for (set, kernels) in &sets {
+            let best = time_updates(kind, kernels, reps);
+            let values: usize = kernels.iter().map(|(i, o)| i * o).sum();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "rule": name,
+                    "kernels": set,
+                    "values": values,
+                    "us": (best * 1e8).round() / 100.0,
+                })
+            );
+            line.push_str(&format!(" {:>12.2}", best * 1e6));
         }
-        println!(
-            "{}",
-            serde_json::json!({
-                "rule": name,
-                "values": values,
-                "us": (best * 1e8).round() / 100.0,
-            })
-        );
-        eprintln!("{name:<20} {:>12.1}", best * 1e6);
+        eprintln!("{line}");
     }
+}
+
+/// Seconds per apply of `kind` to fresh kernels of the given shapes, best of `reps`.
+fn time_updates(
+    kind: crate::train::optim::OptimizerKind,
+    kernels: &[(usize, usize)],
+    reps: usize,
+) -> f64 {
+    use crate::train::fit::kernel_update;
+    use crate::train::layer::{Role, Variable};
+    use crate::train::optim::{Clip, OptimizerConfig};
+    use crate::train::regularizer::Regularizer;
+    let sizes: Vec<usize> = kernels.iter().map(|(i, o)| i * o).collect();
+    let config = OptimizerConfig {
+        kind,
+        clip: Clip::None,
+        weight_decay: None,
+    };
+    let mut optimizer = config.build(&sizes);
+    let mut variables: Vec<Variable> = kernels
+        .iter()
+        .enumerate()
+        .map(|(i, &(inputs, units))| Variable {
+            name: format!("layers.{i}.kernel"),
+            shape: vec![inputs, units],
+            values: (0..inputs * units)
+                .map(|j| (j as f32 * 0.37).sin() * 0.05)
+                .collect(),
+            gradient: vec![0.0; inputs * units],
+            role: Role::Kernel(Regularizer::default()),
+        })
+        .collect();
+    let fill = |variables: &mut [Variable], step: usize| {
+        for v in variables {
+            for (j, g) in v.gradient.iter_mut().enumerate() {
+                *g = ((j + step) as f32 * 0.11).cos() * 1e-3;
+            }
+        }
+    };
+    let mut step = 0;
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let mut elapsed = 0.0;
+        let mut applies = 0;
+        while elapsed < 0.02 {
+            // A fresh gradient every apply, as training has; its writing is not timed.
+            fill(&mut variables, step);
+            step += 1;
+            let start = Instant::now();
+            optimizer.begin_step(1e-3, 0.0);
+            for (index, variable) in variables.iter_mut().enumerate() {
+                std::hint::black_box(kernel_update(
+                    &mut optimizer,
+                    index,
+                    variable,
+                    false,
+                    1,
+                    &mut [],
+                ));
+            }
+            optimizer.end_step();
+            elapsed += start.elapsed().as_secs_f64();
+            applies += 1;
+        }
+        best = best.min(elapsed / applies as f64);
+    }
+    best
 }
 
 /// Non-idle CPU seconds of all processes since boot, from the first line of `/proc/stat`
@@ -743,6 +772,24 @@ mod tests {
             })
             .count();
         assert_eq!(sigmoid, 20);
+    }
+
+    #[test]
+    fn the_update_sets_are_the_kernels_of_w4_and_w5() {
+        use crate::train::layer::Role;
+        use crate::train::network::Network;
+        for (set, kernels) in update_sets() {
+            let w = workloads().into_iter().find(|w| w.id == set).unwrap();
+            let inputs = if set == "W4" { 784 } else { 64 };
+            let network = Network::build(&plan(&w, 10, 1).layers, inputs, 1).unwrap();
+            let shapes: Vec<(usize, usize)> = network
+                .variables
+                .iter()
+                .filter(|v| matches!(v.role, Role::Kernel(_)))
+                .map(|v| (v.shape[0], v.shape[1]))
+                .collect();
+            assert_eq!(shapes, kernels, "{set}");
+        }
     }
 
     #[test]
