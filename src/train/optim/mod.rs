@@ -216,15 +216,16 @@ impl Optimizer {
 
     /// Clips (per variable, by value, or by the global scale fixed in `begin_step`), applies
     /// decoupled weight decay `w ← w − w·wd·lr_t`, and runs the rule on variable `index`, in
-    /// place. `gradient` is overwritten with the clipped gradient. Allocation-free.
+    /// place. `gradient` is overwritten with the clipped gradient. Returns whether every new
+    /// weight is finite (seen as the rule writes it, without another pass). Allocation-free.
     ///
     /// # Panics
     /// If `index` is not a variable of [`OptimizerConfig::build`] or the slices' lengths differ
     /// from its size: a bug in the caller, never a user input.
-    pub fn update(&mut self, index: usize, weights: &mut [f32], gradient: &mut [f32]) {
+    pub fn update(&mut self, index: usize, weights: &mut [f32], gradient: &mut [f32]) -> bool {
         self.check_sizes(index, weights, gradient);
         self.clip(gradient);
-        self.step(index, 0, weights, gradient);
+        self.step(index, 0, weights, gradient).all_finite()
     }
 
     /// [`Optimizer::update`] of variable `index`, run block by block over `BLOCK` values at a
@@ -329,8 +330,14 @@ impl Optimizer {
     }
 
     /// Decay and the rule on the values `offset..offset + weights.len()` of variable `index`,
-    /// with their (clipped) gradient.
-    fn step(&mut self, index: usize, offset: usize, weights: &mut [f32], gradient: &[f32]) {
+    /// with their (clipped) gradient; the sums of the values the rule wrote.
+    fn step(
+        &mut self,
+        index: usize,
+        offset: usize,
+        weights: &mut [f32],
+        gradient: &[f32],
+    ) -> BlockSums {
         let learning_rate = self.learning_rate;
         if let Some(weight_decay) = self.weight_decay {
             // K3 base_optimizer.py `_apply_weight_decay`: `variable - variable * wd * lr`.
@@ -343,7 +350,7 @@ impl Optimizer {
             weights: &mut *weights,
             gradient,
         };
-        self.with_step(index, on_range);
+        self.with_step(index, on_range)
     }
 
     /// Hands `visitor` the rule's [`watch::Elementwise`] step for this apply on variable
