@@ -8,7 +8,7 @@
 //! works on each row.
 
 #[cfg(target_arch = "x86_64")]
-use super::math::exp_avx512;
+use super::math::exp_at_most_high_avx512;
 use super::math::{self, exp, exp_m1, ln_1p, tanh};
 
 /// An elementwise (or, for softmax, row-wise) activation.
@@ -232,7 +232,7 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// [`sigmoid`] over a buffer with AVX-512, sixteen values at a time through
-/// [`exp_avx512`], the same bits: the deep sigmoid stacks of the lecture spend a seventh of
+/// [`super::math::exp_avx512`] (of `−|x|`, never above its clamp), the same bits: the deep sigmoid stacks of the lecture spend a seventh of
 /// their step here, most of it in the exponential.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -249,7 +249,7 @@ fn sigmoid_avx512(simd: pulp::x86::V4, z: &[f32], y: &mut [f32]) {
         let x: __m512 = pulp::cast(values);
         // −|x|, by setting the sign bit as the scalar form's negation of `abs` does.
         let negative = f._mm512_castsi512_ps(f._mm512_or_si512(f._mm512_castps_si512(x), sign));
-        let e = exp_avx512(simd, negative);
+        let e = exp_at_most_high_avx512(simd, negative);
         let at_or_above_zero = f._mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, zero);
         let numerator = f._mm512_mask_blend_ps(at_or_above_zero, e, one);
         let result: [f32; 16] = pulp::cast(f._mm512_div_ps(numerator, f._mm512_add_ps(e, one)));

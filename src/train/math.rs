@@ -95,10 +95,24 @@ fn scale(p: f32, n: i32) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub fn exp_avx512(simd: pulp::x86::V4, x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    // `min(HIGH, x)` returns its second operand, x, when x is NaN.
+    let x = simd
+        .avx512f
+        ._mm512_min_ps(simd.avx512f._mm512_set1_ps(HIGH), x);
+    exp_at_most_high_avx512(simd, x)
+}
+
+/// [`exp_avx512`] of values known not to exceed `HIGH` (or NaN), such as `−|x|`: the same
+/// bits without the clamp from above, one operation of nineteen in the sigmoid.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn exp_at_most_high_avx512(
+    simd: pulp::x86::V4,
+    x: std::arch::x86_64::__m512,
+) -> std::arch::x86_64::__m512 {
     let f = simd.avx512f;
     let splat = |v: f32| f._mm512_set1_ps(v);
-    // `min(HIGH, x)` and `max(LOW, x)` return their second operand, x, when x is NaN.
-    let x = f._mm512_min_ps(splat(HIGH), x);
+    // `max(LOW, x)` returns its second operand, x, when x is NaN.
     let x = f._mm512_max_ps(splat(LOW), x);
     let shifted = f._mm512_fmadd_ps(x, splat(LOG2_E), splat(ROUNDER));
     let n_float = f._mm512_sub_ps(shifted, splat(ROUNDER));
