@@ -6,7 +6,9 @@
 //! in registers: 8 × 32 with AVX-512 (sixteen of its 32 registers), 6 × 16 with AVX2 (twelve
 //! of 16), 4 × 4 without either. Each step of the summation loads `NB` vectors of a row of
 //! `B`, broadcasts `R` values of `A` and issues `R·NB` fused multiply-adds; columns left over
-//! past the last full tile go in single vectors, the last one partly used.
+//! past the last full tile go in single vectors, the last one partly used (and run first, so
+//! that it can store whole vectors). `A` read by rows of 32, 64 or 128 values has its stride as
+//! a constant of the kernel.
 //!
 //! Every output is `init` followed by `k` fused multiply-adds in the order of the summation
 //! index, whatever the tile it falls in and whichever instruction set runs it (a fused
