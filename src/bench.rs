@@ -597,17 +597,18 @@ pub fn updates(reps: usize) {
             },
         ),
     ];
-    let sets = update_sets();
-    let totals = sets.clone().map(|(set, kernels)| {
+    let sets = update_sets().map(|(set, kernels)| {
         let values: usize = kernels.iter().map(|(i, o)| i * o).sum();
-        format!("{set} ({values} values)")
+        (set, kernels, values)
     });
-    eprintln!("rule                 µs per apply: {}", totals.join(", "));
+    let headers = sets
+        .each_ref()
+        .map(|(set, _, values)| format!("{set} ({values} values)"));
+    eprintln!("rule                 µs per apply: {}", headers.join(", "));
     for (name, kind) in rules {
         let mut line = format!("{name:<20}");
-        for (set, kernels) in &sets {
+        for (set, kernels, values) in &sets {
             let best = time_updates(kind, kernels, reps);
-            let values: usize = kernels.iter().map(|(i, o)| i * o).sum();
             println!(
                 "{}",
                 serde_json::json!({

@@ -232,8 +232,8 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// [`sigmoid`] over a buffer with AVX-512, sixteen values at a time through
-/// [`super::math::exp_avx512`] (of `−|x|`, never above its clamp), the same bits: the deep sigmoid stacks of the lecture spend a seventh of
-/// their step here, most of it in the exponential.
+/// [`exp_at_most_high_avx512`] of `−|x|`, the same bits: the deep sigmoid stacks of the
+/// lecture spend a seventh of their step here, most of it in the exponential.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn sigmoid_avx512(simd: pulp::x86::V4, z: &[f32], y: &mut [f32]) {

@@ -88,22 +88,12 @@ fn scale(p: f32, n: i32) -> f32 {
     p * power(n1) * power(n2)
 }
 
-/// [`exp`] of sixteen values with AVX-512, the same bits lane by lane: the same steps, with
-/// the last scaling `p·2ⁿ` one `vscalefps` (a product by a power of two, rounded once, as the
-/// two products of the scalar form are) in place of two products and six integer steps, which
-/// share the two fused multiply-add pipes with the polynomial.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub fn exp_avx512(simd: pulp::x86::V4, x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
-    // `min(HIGH, x)` returns its second operand, x, when x is NaN.
-    let x = simd
-        .avx512f
-        ._mm512_min_ps(simd.avx512f._mm512_set1_ps(HIGH), x);
-    exp_at_most_high_avx512(simd, x)
-}
-
-/// [`exp_avx512`] of values known not to exceed `HIGH` (or NaN), such as `−|x|`: the same
-/// bits without the clamp from above, one operation of nineteen in the sigmoid.
+/// [`exp`] of sixteen values at most `HIGH` (or NaN) with AVX-512, the same bits lane by lane:
+/// the same steps without the clamp from above, which such values never reach (the sigmoid's
+/// `−|x|`; a caller with larger values takes `min(HIGH, x)` first), and with the last scaling
+/// `p·2ⁿ` one `vscalefps` (a product by a power of two, rounded once, as the two products of
+/// the scalar form are) in place of two products and six integer steps, which share the two
+/// fused multiply-add pipes with the polynomial.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub fn exp_at_most_high_avx512(
@@ -371,9 +361,14 @@ mod tests {
         for chunk in inputs.chunks(16) {
             let mut lanes = [0.0f32; 16];
             lanes[..chunk.len()].copy_from_slice(chunk);
+            // Clamped from above as the scalar form is; NaN stays NaN.
             let got: [f32; 16] = simd.vectorize(
                 #[inline(always)]
-                || pulp::cast(exp_avx512(simd, pulp::cast(lanes))),
+                || {
+                    let f = simd.avx512f;
+                    let x = f._mm512_min_ps(f._mm512_set1_ps(HIGH), pulp::cast(lanes));
+                    pulp::cast(exp_at_most_high_avx512(simd, x))
+                },
             );
             for (&x, g) in chunk.iter().zip(got) {
                 assert_eq!(

@@ -116,11 +116,24 @@ impl<const K: usize> WithSimd for Product<'_, K> {
     fn with_simd<S: Simd>(self, simd: S) {
         match (S::F32_LANES, self.a) {
             (16, Lhs::Rows(_)) => strips::<S, 8, 2, false, K>(simd, self),
-            (16, Lhs::Columns(_)) => strips::<S, 8, 2, true, K>(simd, self),
+            (16, Lhs::Columns(_)) => strips::<S, 8, 2, true, 0>(simd, self.without_stride()),
             (8, Lhs::Rows(_)) => strips::<S, 6, 2, false, K>(simd, self),
-            (8, Lhs::Columns(_)) => strips::<S, 6, 2, true, K>(simd, self),
+            (8, Lhs::Columns(_)) => strips::<S, 6, 2, true, 0>(simd, self.without_stride()),
             (_, Lhs::Rows(_)) => strips::<S, 4, 4, false, K>(simd, self),
-            (_, Lhs::Columns(_)) => strips::<S, 4, 4, true, K>(simd, self),
+            (_, Lhs::Columns(_)) => strips::<S, 4, 4, true, 0>(simd, self.without_stride()),
+        }
+    }
+}
+
+impl<'a, const K: usize> Product<'a, K> {
+    /// The product with no constant stride: `a` read by columns has none, so its kernels are
+    /// built once, as `K = 0`, rather than once per stride.
+    #[inline(always)]
+    fn without_stride(self) -> Product<'a, 0> {
+        Product {
+            a: self.a,
+            c: self.c,
+            ops: self.ops,
         }
     }
 }
