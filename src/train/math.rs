@@ -115,6 +115,41 @@ pub fn exp_at_most_high_avx512(
     f._mm512_scalef_ps(p, n_float)
 }
 
+/// [`exp`] of eight values at most `HIGH` (or NaN) with AVX2 and FMA, the same bits lane by
+/// lane: the scalar form's steps without the clamp from above, as [`exp_at_most_high_avx512`].
+/// AVX2 has no `vscalefps`, so `p·2ⁿ` is the scalar form's two products by powers of two
+/// built from the exponent bits.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub fn exp_at_most_high_avx2(
+    simd: pulp::x86::V3,
+    x: std::arch::x86_64::__m256,
+) -> std::arch::x86_64::__m256 {
+    let (avx, avx2, fma) = (simd.avx, simd.avx2, simd.fma);
+    let splat = |v: f32| avx._mm256_set1_ps(v);
+    // `max(LOW, x)` returns its second operand, x, when x is NaN.
+    let x = avx._mm256_max_ps(splat(LOW), x);
+    let shifted = fma._mm256_fmadd_ps(x, splat(LOG2_E), splat(ROUNDER));
+    let n = avx2._mm256_sub_epi32(
+        avx._mm256_castps_si256(shifted),
+        avx._mm256_set1_epi32(ROUNDER.to_bits() as i32),
+    );
+    let n_float = avx._mm256_sub_ps(shifted, splat(ROUNDER));
+    let r = fma._mm256_fnmadd_ps(n_float, splat(LN2_HI), x);
+    let r = fma._mm256_fnmadd_ps(n_float, splat(LN2_LO), r);
+    let mut p = splat(EXP_POLYNOMIAL[0]);
+    for &c in &EXP_POLYNOMIAL[1..] {
+        p = fma._mm256_fmadd_ps(p, r, splat(c));
+    }
+    let n1 = avx2._mm256_srai_epi32::<1>(n);
+    let n2 = avx2._mm256_sub_epi32(n, n1);
+    let power = |k| {
+        let biased = avx2._mm256_add_epi32(k, avx._mm256_set1_epi32(127));
+        avx._mm256_castsi256_ps(avx2._mm256_slli_epi32::<23>(biased))
+    };
+    avx._mm256_mul_ps(avx._mm256_mul_ps(p, power(n1)), power(n2))
+}
+
 /// Below this `|x|`, [`exp_m1`] sums its Taylor series; from it on, `eˣ − 1`.
 const EXP_M1_SERIES_BELOW: f32 = 0.7;
 
@@ -368,6 +403,57 @@ mod tests {
                     let f = simd.avx512f;
                     let x = f._mm512_min_ps(f._mm512_set1_ps(HIGH), pulp::cast(lanes));
                     pulp::cast(exp_at_most_high_avx512(simd, x))
+                },
+            );
+            for (&x, g) in chunk.iter().zip(got) {
+                assert_eq!(
+                    g.to_bits(),
+                    exp(x).to_bits(),
+                    "exp({x}): {g} against {}",
+                    exp(x)
+                );
+            }
+        }
+    }
+
+    /// The AVX2 form gives the scalar form's bits in every lane, over the same inputs as the
+    /// AVX-512 form's test.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_exponential_matches_the_scalar_one_bit_for_bit() {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return;
+        };
+        let mut inputs = vec![
+            0.0,
+            -0.0,
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            HIGH,
+            LOW,
+            88.72,
+            -87.34,
+            -103.97,
+            -149.0 * std::f32::consts::LN_2,
+            -150.0 * std::f32::consts::LN_2,
+        ];
+        inputs.extend(steps(-110.0, 95.0, 0.000_61));
+        inputs.extend((0..1_000_000).map(|i| -1.0 + i as f32 * 2e-6));
+        for chunk in inputs.chunks(8) {
+            let mut lanes = [0.0f32; 8];
+            lanes[..chunk.len()].copy_from_slice(chunk);
+            // Clamped from above as the scalar form is; NaN stays NaN.
+            let got: [f32; 8] = simd.vectorize(
+                #[inline(always)]
+                || {
+                    let x = simd
+                        .avx
+                        ._mm256_min_ps(simd.avx._mm256_set1_ps(HIGH), pulp::cast(lanes));
+                    pulp::cast(exp_at_most_high_avx2(simd, x))
                 },
             );
             for (&x, g) in chunk.iter().zip(got) {
