@@ -8,8 +8,8 @@
 
 use faer::Par;
 
-use super::product::{Panels, affine, bias_gradient, input_gradient, kernel_gradient};
-use super::{Role, Variable};
+use super::product::{affine, bias_gradient, input_gradient, kernel_gradient};
+use super::{Role, Scratch, Variable};
 use crate::train::activation::Activation;
 use crate::train::regularizer::Regularizer;
 
@@ -25,10 +25,8 @@ pub struct Dense {
     pub bias: Option<usize>,
     /// `z = x·K + b` of the last forward pass, `capacity × units`.
     pre_activation: Vec<f32>,
-    /// `dz` of the last backward pass.
-    pre_gradient: Vec<f32>,
-    /// `Kᵀ` for the small-product kernel.
-    panels: Panels,
+    /// Rows the layer was built for.
+    pub capacity: usize,
     /// Threads for the products large enough to use them.
     pub par: Par,
 }
@@ -68,8 +66,7 @@ impl Dense {
             kernel,
             bias,
             pre_activation: vec![0.0; capacity * units],
-            pre_gradient: vec![0.0; capacity * units],
-            panels: Panels::new(inputs, units),
+            capacity,
             par: Par::Seq,
         }
     }
@@ -103,11 +100,12 @@ impl Dense {
         dx: Option<&mut [f32]>,
         rows: usize,
         at_logits: bool,
+        scratch: &mut Scratch,
     ) {
         let dz: &[f32] = if at_logits {
             dy
         } else {
-            let dz = &mut self.pre_gradient[..rows * self.units];
+            let dz = &mut scratch.pre_gradient[..rows * self.units];
             let z = &self.pre_activation[..rows * self.units];
             self.activation.backward(z, y, dy, dz, self.units);
             dz
@@ -130,7 +128,7 @@ impl Dense {
                 rows,
                 self.inputs,
                 self.units,
-                &mut self.panels,
+                &mut scratch.transposed,
                 self.par,
             );
         }

@@ -206,11 +206,12 @@ impl Layer {
         d_input: Option<&mut [f32]>,
         rows: usize,
         at_logits: bool,
+        scratch: &mut Scratch,
     ) {
         match self {
-            Layer::Dense(layer) => {
-                layer.backward(variables, input, output, d_output, d_input, rows, at_logits)
-            }
+            Layer::Dense(layer) => layer.backward(
+                variables, input, output, d_output, d_input, rows, at_logits, scratch,
+            ),
             Layer::Dropout(layer) => layer.backward(d_output, d_input, rows),
             Layer::BatchNorm(layer) => layer.backward(variables, input, d_output, d_input, rows),
             Layer::Residual(layer) => layer.backward(variables, input, d_output, d_input, rows),
@@ -219,7 +220,35 @@ impl Layer {
     }
 }
 
-/// Layers run one after another, each with its output and output-gradient buffers.
+/// Buffers the layers of a sequence use within one backward pass and never after it: a dense
+/// layer's `dz` and its kernel's transpose. One set per sequence, sized for its largest dense
+/// layer, so that from layer to layer they are written where the last layer's were, in the
+/// first-level cache, rather than in a cold buffer of each layer's own.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub pre_gradient: Vec<f32>,
+    pub transposed: Vec<f32>,
+}
+
+impl Scratch {
+    fn for_layers(layers: &[Layer]) -> Scratch {
+        let dense = layers.iter().filter_map(|layer| match layer {
+            Layer::Dense(dense) => Some(dense),
+            _ => None,
+        });
+        let (mut pre_gradient, mut transposed) = (0, 0);
+        for dense in dense {
+            pre_gradient = pre_gradient.max(dense.capacity * dense.units);
+            transposed = transposed.max(dense.inputs * dense.units);
+        }
+        Scratch {
+            pre_gradient: vec![0.0; pre_gradient],
+            transposed: vec![0.0; transposed],
+        }
+    }
+}
+
+/// Layers run one after another, each with its output buffer.
 #[derive(Debug)]
 pub struct Sequence {
     pub layers: Vec<Layer>,
@@ -227,8 +256,11 @@ pub struct Sequence {
     pub input_width: usize,
     pub widths: Vec<usize>,
     outputs: Vec<Vec<f32>>,
-    /// `gradients[i]` holds ∂loss/∂(output of layer i) for every layer but the last.
-    gradients: Vec<Vec<f32>>,
+    /// ∂loss/∂(output of layer i) for every layer but the last, in `gradients[i % 2]`: each is
+    /// written by the layer above and read by layer i, so two buffers take turns (and stay
+    /// in the first-level cache for a narrow network) rather than one per layer.
+    gradients: [Vec<f32>; 2],
+    scratch: Scratch,
 }
 
 impl Sequence {
@@ -251,13 +283,21 @@ impl Sequence {
             width = out;
         }
         let outputs = widths.iter().map(|w| vec![0.0; w * capacity]).collect();
-        let gradients = widths.iter().map(|w| vec![0.0; w * capacity]).collect();
+        // The last layer's output gradient is the caller's: layers 0 to n − 2 take turns.
+        let below_last = &widths[..widths.len().saturating_sub(1)];
+        let widest = |parity| {
+            let turn = below_last.iter().skip(parity).step_by(2);
+            turn.copied().max().unwrap_or(0)
+        };
+        let gradients = [0, 1].map(|parity| vec![0.0; widest(parity) * capacity]);
+        let scratch = Scratch::for_layers(&layers);
         Ok(Sequence {
             layers,
             input_width,
             widths,
             outputs,
             gradients,
+            scratch,
         })
     }
 
@@ -392,18 +432,22 @@ impl Sequence {
                 &self.outputs[i - 1][..rows * in_width]
             };
             let y = &self.outputs[i][..rows * out_width];
-            let (lower, upper) = self.gradients.split_at_mut(i);
+            // Layer i reads `gradients[i % 2]` and writes `gradients[(i − 1) % 2]`.
+            let [even, odd] = &mut self.gradients;
+            let (here, below) = if i % 2 == 0 { (even, odd) } else { (odd, even) };
             let dy = if i == n - 1 {
                 &d_output[..rows * out_width]
             } else {
-                &upper[0][..rows * out_width]
+                &here[..rows * out_width]
             };
             let dx = if i == 0 {
                 d_input.as_deref_mut().map(|d| &mut d[..rows * in_width])
             } else {
-                Some(&mut lower[i - 1][..rows * in_width])
+                Some(&mut below[..rows * in_width])
             };
-            self.layers[i].backward(variables, x, y, dy, dx, rows, at_logits && i == n - 1);
+            let at_logits = at_logits && i == n - 1;
+            let scratch = &mut self.scratch;
+            self.layers[i].backward(variables, x, y, dy, dx, rows, at_logits, scratch);
         }
         if n == 0
             && let Some(d) = d_input

@@ -94,21 +94,6 @@ fn faer_by_rows(
     });
 }
 
-/// Scratch space for the one transposed operand the kernel needs, `Kᵀ` for the input
-/// gradient, sized once for a layer.
-#[derive(Debug, Clone)]
-pub struct Panels {
-    kernel: Vec<f32>,
-}
-
-impl Panels {
-    pub fn new(inputs: usize, units: usize) -> Panels {
-        Panels {
-            kernel: vec![0.0; inputs * units],
-        }
-    }
-}
-
 /// `z = x·kernel + bias` (bias broadcast over rows; none when `bias` is `None`).
 #[allow(clippy::too_many_arguments)]
 pub fn affine(
@@ -165,7 +150,8 @@ pub fn kernel_gradient(
     panel_product(Lhs::Columns(x), dz, None, dkernel, inputs, units, rows);
 }
 
-/// `dx = dz·kernelᵀ` (overwrites `dx`).
+/// `dx = dz·kernelᵀ` (overwrites `dx`); a small product first copies `kernelᵀ` into `transposed`
+/// (at least `inputs·units` long).
 #[allow(clippy::too_many_arguments)]
 pub fn input_gradient(
     dz: &[f32],
@@ -174,7 +160,7 @@ pub fn input_gradient(
     rows: usize,
     inputs: usize,
     units: usize,
-    panels: &mut Panels,
+    transposed: &mut [f32],
     par: Par,
 ) {
     if large(rows, inputs, units) {
@@ -187,7 +173,7 @@ pub fn input_gradient(
         );
         return;
     }
-    let kt = &mut panels.kernel[..inputs * units];
+    let kt = &mut transposed[..inputs * units];
     transpose(&kernel[..inputs * units], inputs, units, kt);
     panel_product(Lhs::Rows(dz), kt, None, dx, rows, inputs, units);
 }
@@ -522,7 +508,7 @@ mod tests {
             (11, 7, 31),
             (70, 66, 61),
         ] {
-            let mut panels = Panels::new(inputs, units);
+            let mut transposed = vec![0.0; inputs * units];
             let x = pattern(rows * inputs, 0.3);
             let k = pattern(inputs * units, 1.7);
             let b = pattern(units, 2.9);
@@ -532,7 +518,16 @@ mod tests {
             let mut dk = vec![f32::NAN; inputs * units];
             kernel_gradient(&x, &dz, &mut dk, rows, inputs, units, Par::Seq);
             let mut dx = vec![f32::NAN; rows * inputs];
-            input_gradient(&dz, &k, &mut dx, rows, inputs, units, &mut panels, Par::Seq);
+            input_gradient(
+                &dz,
+                &k,
+                &mut dx,
+                rows,
+                inputs,
+                units,
+                &mut transposed,
+                Par::Seq,
+            );
             for i in 0..rows {
                 for j in 0..units {
                     let want: f64 = f64::from(b[j])
@@ -655,14 +650,14 @@ mod tests {
                 .collect();
             let dz: Vec<f32> = (0..rows * units).map(|i| (i as f32 * 0.53).sin()).collect();
             let b: Vec<f32> = (0..units).map(|i| i as f32 * 0.01).collect();
-            let mut panels = Panels::new(inputs, units);
+            let mut transposed = vec![0.0; inputs * units];
             let mut run = |par: Par| {
                 let mut z = vec![0.0; rows * units];
                 affine(&x, &k, Some(&b), &mut z, rows, inputs, units, par);
                 let mut dk = vec![0.0; inputs * units];
                 kernel_gradient(&x, &dz, &mut dk, rows, inputs, units, par);
                 let mut dx = vec![0.0; rows * inputs];
-                input_gradient(&dz, &k, &mut dx, rows, inputs, units, &mut panels, par);
+                input_gradient(&dz, &k, &mut dx, rows, inputs, units, &mut transposed, par);
                 [z, dk, dx].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
             };
             let one = run(Par::Seq);
