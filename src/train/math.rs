@@ -363,67 +363,10 @@ pub fn normal(x: f32) -> Normal {
 mod tests {
     use super::*;
 
-    /// The AVX-512 form gives the scalar form's bits in every lane, over the whole range
-    /// (subnormal results, overflow and the clamps included) and on the special values.
+    /// The special values, the clamps, the edges of overflow and of the subnormals, a sweep
+    /// over the whole range and a dense run around zero.
     #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_avx512_exponential_matches_the_scalar_one_bit_for_bit() {
-        let Some(simd) = pulp::x86::V4::try_new() else {
-            return;
-        };
-        let mut inputs = vec![
-            0.0,
-            -0.0,
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::MAX,
-            f32::MIN,
-            HIGH,
-            LOW,
-            88.72,
-            -87.34,
-            -103.97,
-            -149.0 * std::f32::consts::LN_2,
-            -150.0 * std::f32::consts::LN_2,
-        ];
-        let mut x = -110.0f32;
-        while x < 95.0 {
-            inputs.push(x);
-            x += 0.000_61;
-        }
-        inputs.extend((0..1_000_000).map(|i| -1.0 + i as f32 * 2e-6));
-        for chunk in inputs.chunks(16) {
-            let mut lanes = [0.0f32; 16];
-            lanes[..chunk.len()].copy_from_slice(chunk);
-            // Clamped from above as the scalar form is; NaN stays NaN.
-            let got: [f32; 16] = simd.vectorize(
-                #[inline(always)]
-                || {
-                    let f = simd.avx512f;
-                    let x = f._mm512_min_ps(f._mm512_set1_ps(HIGH), pulp::cast(lanes));
-                    pulp::cast(exp_at_most_high_avx512(simd, x))
-                },
-            );
-            for (&x, g) in chunk.iter().zip(got) {
-                assert_eq!(
-                    g.to_bits(),
-                    exp(x).to_bits(),
-                    "exp({x}): {g} against {}",
-                    exp(x)
-                );
-            }
-        }
-    }
-
-    /// The AVX2 form gives the scalar form's bits in every lane, over the same inputs as the
-    /// AVX-512 form's test.
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_avx2_exponential_matches_the_scalar_one_bit_for_bit() {
-        let Some(simd) = pulp::x86::V3::try_new() else {
-            return;
-        };
+    fn exponential_inputs() -> Vec<f32> {
         let mut inputs = vec![
             0.0,
             -0.0,
@@ -443,20 +386,16 @@ mod tests {
         ];
         inputs.extend(steps(-110.0, 95.0, 0.000_61));
         inputs.extend((0..1_000_000).map(|i| -1.0 + i as f32 * 2e-6));
-        for chunk in inputs.chunks(8) {
-            let mut lanes = [0.0f32; 8];
+        inputs
+    }
+
+    /// `vector` of [`exponential_inputs`], `L` at a time, against [`exp`] bit for bit.
+    #[cfg(target_arch = "x86_64")]
+    fn matches_exp_bit_for_bit<const L: usize>(vector: impl Fn([f32; L]) -> [f32; L]) {
+        for chunk in exponential_inputs().chunks(L) {
+            let mut lanes = [0.0f32; L];
             lanes[..chunk.len()].copy_from_slice(chunk);
-            // Clamped from above as the scalar form is; NaN stays NaN.
-            let got: [f32; 8] = simd.vectorize(
-                #[inline(always)]
-                || {
-                    let x = simd
-                        .avx
-                        ._mm256_min_ps(simd.avx._mm256_set1_ps(HIGH), pulp::cast(lanes));
-                    pulp::cast(exp_at_most_high_avx2(simd, x))
-                },
-            );
-            for (&x, g) in chunk.iter().zip(got) {
+            for (&x, g) in chunk.iter().zip(vector(lanes)) {
                 assert_eq!(
                     g.to_bits(),
                     exp(x).to_bits(),
@@ -465,6 +404,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The AVX-512 form gives the scalar form's bits in every lane, over the whole range
+    /// (subnormal results, overflow and the clamps included) and on the special values. The
+    /// inputs are clamped from above first, as the scalar form clamps them; NaN stays NaN.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx512_exponential_matches_the_scalar_one_bit_for_bit() {
+        let Some(simd) = pulp::x86::V4::try_new() else {
+            return;
+        };
+        matches_exp_bit_for_bit::<16>(|lanes| {
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    let f = simd.avx512f;
+                    let x = f._mm512_min_ps(f._mm512_set1_ps(HIGH), pulp::cast(lanes));
+                    pulp::cast(exp_at_most_high_avx512(simd, x))
+                },
+            )
+        });
+    }
+
+    /// The AVX2 form, likewise.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_exponential_matches_the_scalar_one_bit_for_bit() {
+        let Some(simd) = pulp::x86::V3::try_new() else {
+            return;
+        };
+        matches_exp_bit_for_bit::<8>(|lanes| {
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    let avx = simd.avx;
+                    let x = avx._mm256_min_ps(avx._mm256_set1_ps(HIGH), pulp::cast(lanes));
+                    pulp::cast(exp_at_most_high_avx2(simd, x))
+                },
+            )
+        });
     }
 
     /// Within two units in the last place of `f64::ln_1p` from −1 up, densely near zero and
