@@ -63,24 +63,7 @@ impl Activation {
 
     /// `y = f(z)` over `rows × width` buffers (`z.len() == y.len()`, a multiple of `width`).
     pub fn forward(self, z: &[f32], y: &mut [f32], width: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if self == Activation::Sigmoid
-            && let Some(simd) = pulp::x86::V4::try_new()
-        {
-            simd.vectorize(
-                #[inline(always)]
-                || sigmoid_vectors::<16>(z, y, |x| pulp::cast(sigmoid_avx512(simd, pulp::cast(x)))),
-            );
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if self == Activation::Sigmoid
-            && let Some(simd) = pulp::x86::V3::try_new()
-        {
-            simd.vectorize(
-                #[inline(always)]
-                || sigmoid_vectors::<8>(z, y, |x| pulp::cast(sigmoid_avx2(simd, pulp::cast(x)))),
-            );
+        if self == Activation::Sigmoid && sigmoid_in_vectors(z, y) {
             return;
         }
         // Sixteen lanes wide with AVX-512, eight with AVX2 (`super::simd`); same results.
@@ -277,7 +260,33 @@ fn sigmoid_avx2(simd: pulp::x86::V3, x: std::arch::x86_64::__m256) -> std::arch:
     avx._mm256_div_ps(numerator, avx._mm256_add_ps(e, one))
 }
 
+/// [`sigmoid`] over a buffer in the explicit vector form the CPU has, AVX-512 or else AVX2;
+/// false, with `y` untouched, on a CPU with neither.
+fn sigmoid_in_vectors(z: &[f32], y: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            simd.vectorize(
+                #[inline(always)]
+                || sigmoid_vectors::<16>(z, y, |x| pulp::cast(sigmoid_avx512(simd, pulp::cast(x)))),
+            );
+            return true;
+        }
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            simd.vectorize(
+                #[inline(always)]
+                || sigmoid_vectors::<8>(z, y, |x| pulp::cast(sigmoid_avx2(simd, pulp::cast(x)))),
+            );
+            return true;
+        }
+    }
+    // Elsewhere the buffers are the portable loop's.
+    let _ = (z, y);
+    false
+}
+
 /// `y = vector(z)` over whole vectors of `L` values, [`sigmoid`] on the tail.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn sigmoid_vectors<const L: usize>(
     z: &[f32],

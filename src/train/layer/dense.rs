@@ -25,8 +25,6 @@ pub struct Dense {
     pub bias: Option<usize>,
     /// `z = x·K + b` of the last forward pass, `capacity × units`.
     pre_activation: Vec<f32>,
-    /// Rows the layer was built for.
-    pub capacity: usize,
     /// Threads for the products large enough to use them.
     pub par: Par,
 }
@@ -66,9 +64,14 @@ impl Dense {
             kernel,
             bias,
             pre_activation: vec![0.0; capacity * units],
-            capacity,
             par: Par::Seq,
         }
+    }
+
+    /// The lengths of the backward pass's buffers this layer needs ([`Scratch`]): its `dz`
+    /// for as many rows as it was built for, and its kernel's transpose.
+    pub fn scratch_lengths(&self) -> (usize, usize) {
+        (self.pre_activation.len(), self.inputs * self.units)
     }
 
     /// `z` of the last forward pass over `rows` rows.

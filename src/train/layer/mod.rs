@@ -224,22 +224,21 @@ impl Layer {
 /// layer's `dz` and its kernel's transpose. One set per sequence, sized for its largest dense
 /// layer, so that from layer to layer they are written where the last layer's were, in the
 /// first-level cache, rather than in a cold buffer of each layer's own.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scratch {
-    pub pre_gradient: Vec<f32>,
-    pub transposed: Vec<f32>,
+    pre_gradient: Vec<f32>,
+    transposed: Vec<f32>,
 }
 
 impl Scratch {
     fn for_layers(layers: &[Layer]) -> Scratch {
-        let dense = layers.iter().filter_map(|layer| match layer {
-            Layer::Dense(dense) => Some(dense),
-            _ => None,
-        });
         let (mut pre_gradient, mut transposed) = (0, 0);
-        for dense in dense {
-            pre_gradient = pre_gradient.max(dense.capacity * dense.units);
-            transposed = transposed.max(dense.inputs * dense.units);
+        for layer in layers {
+            if let Layer::Dense(dense) = layer {
+                let (dz, kt) = dense.scratch_lengths();
+                pre_gradient = pre_gradient.max(dz);
+                transposed = transposed.max(kt);
+            }
         }
         Scratch {
             pre_gradient: vec![0.0; pre_gradient],
