@@ -161,3 +161,92 @@ impl JobSpec {
         })
     }
 }
+
+#[cfg(test)]
+mod openapi_tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::architecture::{ACTIVATIONS, MAX_LAYERS};
+    use super::schedule::SCHEDULE_UNITS;
+    use super::training::{LOSSES, METRICS};
+    use super::*;
+
+    fn names<T>(table: &[(&'static str, T)]) -> Vec<&'static str> {
+        table.iter().map(|(name, _)| *name).collect()
+    }
+
+    /// The enumeration at `pointer` under `components.schemas`, as a set.
+    fn enumeration<'a>(schemas: &'a Value, pointer: &str) -> BTreeSet<&'a str> {
+        schemas
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("openapi.yaml has no enum at {pointer}"))
+            .iter()
+            .map(|name| name.as_str().expect("an enum of names"))
+            .collect()
+    }
+
+    /// The names and limits `openapi.yaml` documents for a job spec are those the spec reader
+    /// accepts, aliases included, so that a client generated from it neither refuses a spec
+    /// the server takes nor sends a name the server rejects.
+    #[test]
+    fn openapi_yaml_names_what_the_spec_reader_accepts() {
+        let document: Value = serde_saphyr::from_str(include_str!("../../openapi.yaml"))
+            .expect("openapi.yaml parses");
+        let schemas = &document["components"]["schemas"];
+        let layer = "/JobSpec/properties/architecture/properties/layers";
+        let activation = format!("{layer}/items/properties/activation/oneOf");
+        let checks = [
+            (
+                "/JobSpec/properties/data/properties/type/enum".to_owned(),
+                data::source_types(),
+            ),
+            (
+                format!("{layer}/items/properties/type/enum"),
+                architecture::layer_types(),
+            ),
+            (format!("{activation}/0/enum"), names(ACTIVATIONS)),
+            (
+                format!("{activation}/1/properties/type/enum"),
+                names(ACTIVATIONS),
+            ),
+            (
+                "/JobSpec/properties/training/properties/loss/enum".to_owned(),
+                names(LOSSES),
+            ),
+            (
+                "/JobSpec/properties/training/properties/metrics/items/enum".to_owned(),
+                names(METRICS),
+            ),
+            ("/Initializer/oneOf/0/enum".to_owned(), initializer::names()),
+            (
+                "/Initializer/oneOf/1/properties/type/enum".to_owned(),
+                initializer::names(),
+            ),
+            (
+                "/Optimizer/properties/type/enum".to_owned(),
+                optimizer::optimizer_types(),
+            ),
+            (
+                "/Schedule/properties/type/enum".to_owned(),
+                schedule::schedule_types(),
+            ),
+            (
+                "/Schedule/properties/unit/enum".to_owned(),
+                names(SCHEDULE_UNITS),
+            ),
+        ];
+        for (pointer, accepted) in checks {
+            let accepted: BTreeSet<&str> = accepted.into_iter().collect();
+            assert_eq!(enumeration(schemas, &pointer), accepted, "{pointer}");
+        }
+        let limit = |pointer: &str| schemas.pointer(pointer).and_then(Value::as_u64);
+        assert_eq!(
+            limit("/JobSpec/properties/name/maxLength"),
+            Some(MAX_NAME_CHARS as u64)
+        );
+        assert_eq!(limit(&format!("{layer}/maxItems")), Some(MAX_LAYERS as u64));
+    }
+}

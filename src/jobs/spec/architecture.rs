@@ -344,6 +344,12 @@ const LAYER_TYPES: &[(&str, LayerType)] = &[
     ("activation", LayerType::Activation),
 ];
 
+/// The names a layer's `type` takes, for the check against `openapi.yaml`.
+#[cfg(test)]
+pub(super) fn layer_types() -> Vec<&'static str> {
+    LAYER_TYPES.iter().map(|(name, _)| *name).collect()
+}
+
 pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<ArchitectureSpec> {
     let before = errors.count();
     let mut object = Object::open(value, path, errors)?;

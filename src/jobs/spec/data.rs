@@ -322,6 +322,12 @@ const SOURCE_TYPES: &[(&str, SourceType)] = &[
     ("inline", SourceType::Inline),
 ];
 
+/// The names `data.type` takes, for the check against `openapi.yaml`.
+#[cfg(test)]
+pub(super) fn source_types() -> Vec<&'static str> {
+    SOURCE_TYPES.iter().map(|(name, _)| *name).collect()
+}
+
 /// Reads `type` and the fields of that source type from `object`.
 fn parse_source_fields(object: &mut Object, errors: &mut Errors) -> Option<DataSource> {
     let before = errors.count();

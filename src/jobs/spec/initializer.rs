@@ -60,6 +60,12 @@ fn starts() -> Vec<(&'static str, Start)> {
         .collect()
 }
 
+/// The names `initializer` (or its `type`) takes, for the check against `openapi.yaml`.
+#[cfg(test)]
+pub(super) fn names() -> Vec<&'static str> {
+    starts().into_iter().map(|(name, _)| name).collect()
+}
+
 pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<InitializerSpec> {
     let before = errors.count();
     let table = starts();

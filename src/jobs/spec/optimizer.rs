@@ -87,6 +87,12 @@ const OPTIMIZER_TYPES: &[(&str, OptimizerType)] = &[
     ("nadam", OptimizerType::Nadam),
 ];
 
+/// The names `optimizer.type` takes, for the check against `openapi.yaml`.
+#[cfg(test)]
+pub(super) fn optimizer_types() -> Vec<&'static str> {
+    OPTIMIZER_TYPES.iter().map(|(name, _)| *name).collect()
+}
+
 impl OptimizerKindSpec {
     fn kind(self) -> OptimizerType {
         match self {

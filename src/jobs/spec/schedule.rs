@@ -98,6 +98,12 @@ const SCHEDULE_TYPES: &[(&str, ScheduleType)] = &[
     ("cosine_decay_restarts", ScheduleType::CosineRestarts),
 ];
 
+/// The names `schedule.type` takes, for the check against `openapi.yaml`.
+#[cfg(test)]
+pub(super) fn schedule_types() -> Vec<&'static str> {
+    SCHEDULE_TYPES.iter().map(|(name, _)| *name).collect()
+}
+
 pub const SCHEDULE_UNITS: &[(&str, ScheduleUnit)] =
     &[("step", ScheduleUnit::Step), ("epoch", ScheduleUnit::Epoch)];
 
