@@ -168,7 +168,7 @@ mod openapi_tests {
 
     use serde_json::Value;
 
-    use super::architecture::{ACTIVATIONS, MAX_LAYERS};
+    use super::architecture::{ACTIVATIONS, KERNEL_INITIALIZERS, MAX_LAYERS, MAX_UNITS};
     use super::schedule::SCHEDULE_UNITS;
     use super::training::{LOSSES, METRICS};
     use super::*;
@@ -196,57 +196,74 @@ mod openapi_tests {
         let document: Value = serde_saphyr::from_str(include_str!("../../openapi.yaml"))
             .expect("openapi.yaml parses");
         let schemas = &document["components"]["schemas"];
-        let layer = "/JobSpec/properties/architecture/properties/layers";
-        let activation = format!("{layer}/items/properties/activation/oneOf");
         let checks = [
             (
-                "/JobSpec/properties/data/properties/type/enum".to_owned(),
+                "/JobSpec/properties/data/properties/type/enum",
                 data::source_types(),
             ),
+            ("/Activation/oneOf/0/enum", names(ACTIVATIONS)),
             (
-                format!("{layer}/items/properties/type/enum"),
-                architecture::layer_types(),
-            ),
-            (format!("{activation}/0/enum"), names(ACTIVATIONS)),
-            (
-                format!("{activation}/1/properties/type/enum"),
+                "/Activation/oneOf/1/properties/type/enum",
                 names(ACTIVATIONS),
             ),
             (
-                "/JobSpec/properties/training/properties/loss/enum".to_owned(),
+                "/KernelInitializer/oneOf/0/enum",
+                names(KERNEL_INITIALIZERS),
+            ),
+            (
+                "/KernelInitializer/oneOf/1/properties/type/enum",
+                names(KERNEL_INITIALIZERS),
+            ),
+            (
+                "/JobSpec/properties/training/properties/loss/enum",
                 names(LOSSES),
             ),
             (
-                "/JobSpec/properties/training/properties/metrics/items/enum".to_owned(),
+                "/JobSpec/properties/training/properties/metrics/items/enum",
                 names(METRICS),
             ),
-            ("/Initializer/oneOf/0/enum".to_owned(), initializer::names()),
+            ("/Initializer/oneOf/0/enum", initializer::names()),
             (
-                "/Initializer/oneOf/1/properties/type/enum".to_owned(),
+                "/Initializer/oneOf/1/properties/type/enum",
                 initializer::names(),
             ),
             (
-                "/Optimizer/properties/type/enum".to_owned(),
+                "/Optimizer/properties/type/enum",
                 optimizer::optimizer_types(),
             ),
-            (
-                "/Schedule/properties/type/enum".to_owned(),
-                schedule::schedule_types(),
-            ),
-            (
-                "/Schedule/properties/unit/enum".to_owned(),
-                names(SCHEDULE_UNITS),
-            ),
+            ("/Schedule/properties/type/enum", schedule::schedule_types()),
+            ("/Schedule/properties/unit/enum", names(SCHEDULE_UNITS)),
         ];
         for (pointer, accepted) in checks {
             let accepted: BTreeSet<&str> = accepted.into_iter().collect();
-            assert_eq!(enumeration(schemas, &pointer), accepted, "{pointer}");
+            assert_eq!(enumeration(schemas, pointer), accepted, "{pointer}");
         }
+        // One variant of `Layer` per layer type, each naming its type as a constant.
+        let variants = schemas["Layer"]["oneOf"]
+            .as_array()
+            .expect("Layer's variants");
+        let layer_types: BTreeSet<&str> = variants
+            .iter()
+            .map(|variant| {
+                variant["properties"]["type"]["const"]
+                    .as_str()
+                    .expect("a type")
+            })
+            .collect();
+        let accepted: BTreeSet<&str> = architecture::layer_types().into_iter().collect();
+        assert_eq!(layer_types, accepted);
         let limit = |pointer: &str| schemas.pointer(pointer).and_then(Value::as_u64);
         assert_eq!(
             limit("/JobSpec/properties/name/maxLength"),
             Some(MAX_NAME_CHARS as u64)
         );
-        assert_eq!(limit(&format!("{layer}/maxItems")), Some(MAX_LAYERS as u64));
+        assert_eq!(
+            limit("/JobSpec/properties/architecture/properties/layers/maxItems"),
+            Some(MAX_LAYERS as u64)
+        );
+        assert_eq!(
+            limit("/Layer/oneOf/0/properties/units/maximum"),
+            Some(MAX_UNITS)
+        );
     }
 }
