@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::support::{Options, body, spawn_app_with};
+use crate::support::{Options, body, example_files, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_spec_is_accepted_and_trains_to_success() {
@@ -14,28 +13,16 @@ async fn every_example_spec_is_accepted_and_trains_to_success() {
         ..Options::default()
     })
     .await;
+    let examples = example_files("");
+    assert!(!examples.is_empty());
     let mut submitted = Vec::new();
-    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
-    let mut paths: Vec<_> = std::fs::read_dir(directory)
-        .expect("examples/ exists")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty());
-    for path in &paths {
-        let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("readable"))
-            .expect("valid JSON");
-        let job = body(app.post_json("/v1/jobs", &spec).await, StatusCode::CREATED).await;
-        submitted.push((
-            path.clone(),
-            job["id"].as_str().unwrap_or_default().to_owned(),
-        ));
+    for (name, spec) in &examples {
+        let job = body(app.post_json("/v1/jobs", spec).await, StatusCode::CREATED).await;
+        submitted.push((name, job["id"].as_str().unwrap_or_default().to_owned()));
     }
-    for (path, id) in submitted {
+    for (name, id) in submitted {
         let done = app.wait_until_finished(&id, Duration::from_secs(600)).await;
-        assert_eq!(done["status"], "succeeded", "{}: {done:#}", path.display());
+        assert_eq!(done["status"], "succeeded", "{name}: {done:#}");
         assert!(done["weights_sha256"].is_string());
     }
     app.stop().await;

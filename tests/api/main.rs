@@ -38,6 +38,9 @@ mod multinode;
 /// Every examples/*.json trains to success.
 mod examples;
 
+/// The examples and a live server's responses against the schemas of openapi.yaml.
+mod contract;
+
 /// Descent on a formula.
 mod descent;
 

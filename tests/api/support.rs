@@ -394,3 +394,29 @@ pub fn listening_address(lines: &std::sync::mpsc::Receiver<String>) -> String {
         seen.push(line);
     }
 }
+
+/// The `examples/{directory}/*.json` specs (`""` for `examples/` itself), sorted by name, each
+/// with its file stem.
+pub fn example_files(directory: &str) -> Vec<(String, Value)> {
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(directory);
+    let mut paths: Vec<_> = std::fs::read_dir(&directory)
+        .unwrap_or_else(|_| panic!("{} exists", directory.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, serde_json::from_str(&text).expect("valid JSON"))
+        })
+        .collect()
+}

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use trainyard::plot::palette::{hex, series_colour};
 
 use crate::jobs::iris_spec;
-use crate::support::{Options, TestApp, body, error_paths, problem, spawn_app, spawn_app_with};
+use crate::support::{
+    Options, TestApp, body, error_paths, example_files, problem, spawn_app, spawn_app_with,
+};
 
 /// A quick iris spec (validation split, seed 7) to vary.
 fn base(epochs: u64) -> Value {
@@ -646,33 +648,10 @@ async fn unknown_sweeps_are_404s() {
     app.stop().await;
 }
 
-/// Reads every `examples/sweeps/*.json`, sorted by name.
-fn example_sweeps() -> Vec<(String, Value)> {
-    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sweeps");
-    let mut paths: Vec<_> = std::fs::read_dir(directory)
-        .expect("examples/sweeps/ exists")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("readable");
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            (name, serde_json::from_str(&text).expect("valid JSON"))
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_sweep_is_accepted_and_the_gradient_descent_one_runs_to_completion() {
     let app = spawn_app().await;
-    let examples = example_sweeps();
+    let examples = example_files("sweeps");
     assert!(examples.len() >= 5, "{}", examples.len());
     for (name, sweep) in &examples {
         let dry = body(
