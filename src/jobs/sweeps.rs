@@ -12,9 +12,10 @@
 //!
 //! Every combination goes through the job validator (`jobs::validate`) and the job limits; if
 //! any is refused, the whole sweep is refused and nothing is inserted. A refusal names the grid
-//! value to blame by JSON Pointer (`/grid/optimizer.learning_rate/2`) with the validator's rule,
-//! or `/base/…` when every combination breaks the same rule. The sweep and its jobs are then
-//! inserted in one transaction.
+//! value to blame by JSON Pointer (`/grid/optimizer.learning_rate/2`) with the validator's rule
+//! (also for an error inside an object the key added to the base, such as an `optimizer`
+//! without its `type`), or `/base/…` when every combination breaks the same rule. The sweep and
+//! its jobs are then inserted in one transaction.
 //!
 //! The summary of a sweep counts its jobs by status and finds each job's best value of one
 //! metric in its stored epoch records (the minimum, or the maximum for accuracy-like names, as
@@ -590,29 +591,72 @@ pub fn legend_labels(varying: &[String], overrides: &[Map<String, Value>]) -> Ve
     candidates.swap_remove(chosen)
 }
 
+/// How many leading segments of a grid key name the first object the base lacks, which
+/// setting the key creates (`optimizer` for `optimizer.learning_rate` in a base without an
+/// optimizer); `None` when every object on the way is there.
+fn created_depth(base: &Value, segments: &[String]) -> Option<usize> {
+    let mut node = base;
+    let parents = segments.len().saturating_sub(1);
+    for (depth, segment) in segments[..parents].iter().enumerate() {
+        let next = match node {
+            Value::Object(fields) => fields.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(next) if !next.is_null() => node = next,
+            _ => return Some(depth + 1),
+        }
+    }
+    None
+}
+
 /// Turns the validator's errors of every combination into the sweep's refusal: an error at or
-/// inside (or around) a field the grid sets is blamed on that grid value (on the whole key
-/// when every value of it breaks the same rule); any other error on the base when every
-/// combination breaks it, else on the grid with the first combination that breaks it.
+/// inside (or around) a field the grid sets, or inside an object setting it added to the base,
+/// is blamed on that grid value (on the whole key when every value of it breaks the same
+/// rule); any other error on the base when every combination breaks it, else on the grid with
+/// the first combination that breaks it.
 fn blame(
     request: &SweepRequest,
     combinations: &[Vec<usize>],
     failures: &[(usize, Vec<FieldError>)],
 ) -> Vec<Rejection> {
+    let created: Vec<Option<&[String]>> = request
+        .axes
+        .iter()
+        .map(|axis| {
+            created_depth(&request.base, &axis.segments).map(|depth| &axis.segments[..depth])
+        })
+        .collect();
     // (axis, message) → value indices; (validator path, message) → combinations.
     let mut on_values: Vec<((usize, String), BTreeSet<usize>)> = Vec::new();
     let mut elsewhere: Vec<((String, String), Vec<usize>)> = Vec::new();
     for (combination, errors) in failures {
         for error in errors {
             let segments = validator_segments(&error.path);
-            let axis = request.axes.iter().position(|axis| {
-                !segments.is_empty()
-                    && (segments.starts_with(&axis.segments)
-                        || axis.segments.starts_with(&segments))
-            });
+            let around = |axis: &Axis| {
+                segments.starts_with(&axis.segments) || axis.segments.starts_with(&segments)
+            };
+            let inside_created =
+                |axis: usize| created[axis].filter(|object| segments.starts_with(object));
+            let axis = (!segments.is_empty())
+                .then(|| {
+                    (0..request.axes.len())
+                        .find(|&axis| around(&request.axes[axis]) || inside_created(axis).is_some())
+                })
+                .flatten();
             match axis {
                 Some(axis) => {
-                    let key = (axis, format!("sets {}: {error}", request.axes[axis].key));
+                    let key = &request.axes[axis].key;
+                    let message =
+                        match inside_created(axis).filter(|_| !around(&request.axes[axis])) {
+                            Some(object) => format!(
+                                "sets {key}, which adds `{}` to the base: {error}",
+                                object.join(".")
+                            ),
+                            None => format!("sets {key}: {error}"),
+                        };
+                    let key = (axis, message);
                     let value = combinations[*combination][axis];
                     match on_values.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, values)) => {
@@ -1121,6 +1165,14 @@ mod tests {
         read_request(&json!({"name": "s", "base": base(), "grid": grid}), 64)
     }
 
+    /// Each rejection as its pointer and message.
+    fn shown(rejections: &[Rejection]) -> Vec<(&str, &str)> {
+        rejections
+            .iter()
+            .map(|r| (r.path.as_str(), r.message.as_str()))
+            .collect()
+    }
+
     fn paths(error: JobsError) -> Vec<String> {
         match error {
             JobsError::InvalidSpec(rejections) => rejections.into_iter().map(|r| r.path).collect(),
@@ -1266,10 +1318,7 @@ mod tests {
             failures.push((i, errors));
         }
         let rejections = blame(&request, &combinations, &failures);
-        let shown: Vec<(&str, &str)> = rejections
-            .iter()
-            .map(|r| (r.path.as_str(), r.message.as_str()))
-            .collect();
+        let shown = shown(&rejections);
         assert_eq!(
             shown,
             [
@@ -1289,6 +1338,52 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn an_error_inside_an_object_the_grid_added_is_blamed_on_the_grid_key() {
+        let mut without_optimizer = base();
+        without_optimizer
+            .as_object_mut()
+            .expect("an object")
+            .remove("optimizer");
+        let body = json!({"name": "s", "base": without_optimizer,
+                          "grid": {"optimizer.learning_rate": [0.01, 0.1], "training.epochs": [1, 2]}});
+        let request = read_request(&body, 64).expect("a valid grid");
+        let combinations = request.combinations();
+        let failures: Vec<(usize, Vec<FieldError>)> = (0..combinations.len())
+            .map(|i| {
+                let missing_type = FieldError {
+                    path: "optimizer.type".into(),
+                    message: "is required".into(),
+                    value: None,
+                };
+                (i, vec![missing_type])
+            })
+            .collect();
+        let rejections = blame(&request, &combinations, &failures);
+        let shown = shown(&rejections);
+        assert_eq!(
+            shown,
+            [(
+                "/grid/optimizer.learning_rate",
+                "sets optimizer.learning_rate, which adds `optimizer` to the base: \
+                 optimizer.type is required"
+            )]
+        );
+        // With the optimizer in the base the same error stays the base's.
+        let request = read(json!({"optimizer.learning_rate": [0.01, 0.1]})).expect("a valid grid");
+        let combinations = request.combinations();
+        let failures = vec![(0, failures[0].1.clone()), (1, failures[1].1.clone())];
+        let rejections = blame(&request, &combinations, &failures);
+        assert_eq!(rejections.len(), 1);
+        assert_eq!(rejections[0].path, "/base/optimizer/type");
+        assert_eq!(created_depth(&base(), &["a".into(), "b".into()]), Some(1));
+        assert_eq!(
+            created_depth(&base(), &["training".into(), "x".into()]),
+            None
+        );
+        assert_eq!(created_depth(&base(), &[]), None);
     }
 
     #[test]
