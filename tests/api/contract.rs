@@ -79,10 +79,24 @@ async fn checked(
     body: Option<&Value>,
     status: StatusCode,
 ) -> Value {
+    let body = body.map(|body| {
+        let bytes = serde_json::to_vec(body).expect("serializable");
+        ("application/json", bytes)
+    });
+    checked_raw(app, document, (method, template, path), body, status).await
+}
+
+/// [`checked`] with a body of any content type.
+async fn checked_raw(
+    app: &TestApp,
+    document: &Value,
+    (method, template, path): (Method, &str, &str),
+    body: Option<(&str, Vec<u8>)>,
+    status: StatusCode,
+) -> Value {
     let response = match body {
-        Some(body) => {
-            let body = serde_json::to_vec(body).expect("serializable");
-            app.send(method.clone(), path, Some("application/json"), body)
+        Some((content_type, bytes)) => {
+            app.send(method.clone(), path, Some(content_type), bytes)
                 .await
         }
         None => app.send(method.clone(), path, None, Vec::new()).await,
@@ -98,12 +112,12 @@ async fn checked(
 async fn responses_match_their_documented_schemas() {
     let document = document();
     let document = &document;
-    let app = spawn_app_with(Options {
+    let server = spawn_app_with(Options {
         workers: 1,
         ..Options::default()
     })
     .await;
-    let app = &app;
+    let app = &server;
     let (_, xor) = example_files("")
         .into_iter()
         .find(|(name, _)| name == "xor-inline")
@@ -188,6 +202,78 @@ async fn responses_match_their_documented_schemas() {
         .await;
     }
 
+    // The model imported back, an uploaded dataset, and a sweep queued for real.
+    let model = checked(
+        app,
+        document,
+        (
+            get.clone(),
+            "/v1/jobs/{id}/model",
+            &format!("{job_path}/model?format=json"),
+        ),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let imported = checked(
+        app,
+        document,
+        (post.clone(), "/v1/models", "/v1/models"),
+        Some(&model),
+        StatusCode::CREATED,
+    )
+    .await;
+    let model_path = format!("/v1/models/{}", imported["id"].as_str().expect("an id"));
+    checked(
+        app,
+        document,
+        (get.clone(), "/v1/models/{id}", &model_path),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let csv = b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n".to_vec();
+    let dataset = checked_raw(
+        app,
+        document,
+        (
+            post.clone(),
+            "/v1/datasets",
+            "/v1/datasets?name=contract&label_column=label",
+        ),
+        Some(("text/csv", csv)),
+        StatusCode::CREATED,
+    )
+    .await;
+    let dataset_path = format!("/v1/datasets/{}", dataset["id"].as_str().expect("an id"));
+    checked(
+        app,
+        document,
+        (get.clone(), "/v1/datasets/{id}", &dataset_path),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let sweep = json!({"name": "contract", "base": xor,
+                       "grid": {"optimizer.learning_rate": [0.05, 0.1]}});
+    let created = checked(
+        app,
+        document,
+        (post.clone(), "/v1/sweeps", "/v1/sweeps"),
+        Some(&sweep),
+        StatusCode::CREATED,
+    )
+    .await;
+    let sweep_path = format!("/v1/sweeps/{}", created["id"].as_str().expect("an id"));
+    checked(
+        app,
+        document,
+        (get.clone(), "/v1/sweeps/{id}", &sweep_path),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+
     // Problems: a spec with an error in each of two fields, and an unknown job.
     let mut broken = xor.clone();
     broken["training"]["loss"] = json!("hinge");
@@ -213,4 +299,5 @@ async fn responses_match_their_documented_schemas() {
         StatusCode::NOT_FOUND,
     )
     .await;
+    server.stop().await;
 }
