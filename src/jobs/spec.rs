@@ -169,13 +169,10 @@ mod openapi_tests {
     use serde_json::Value;
 
     use super::architecture::{ACTIVATIONS, KERNEL_INITIALIZERS, MAX_LAYERS, MAX_UNITS};
+    use super::read::names;
     use super::schedule::SCHEDULE_UNITS;
     use super::training::{LOSSES, METRICS};
     use super::*;
-
-    fn names<T>(table: &[(&'static str, T)]) -> Vec<&'static str> {
-        table.iter().map(|(name, _)| *name).collect()
-    }
 
     /// The enumeration at `pointer` under `components.schemas`, as a set.
     fn enumeration<'a>(schemas: &'a Value, pointer: &str) -> BTreeSet<&'a str> {

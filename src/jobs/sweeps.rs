@@ -634,29 +634,28 @@ fn blame(
     for (combination, errors) in failures {
         for error in errors {
             let segments = validator_segments(&error.path);
-            let around = |axis: &Axis| {
-                segments.starts_with(&axis.segments) || axis.segments.starts_with(&segments)
-            };
-            let inside_created =
-                |axis: usize| created[axis].filter(|object| segments.starts_with(object));
-            let axis = (!segments.is_empty())
-                .then(|| {
-                    (0..request.axes.len())
-                        .find(|&axis| around(&request.axes[axis]) || inside_created(axis).is_some())
-                })
-                .flatten();
-            match axis {
-                Some(axis) => {
-                    let key = &request.axes[axis].key;
-                    let message =
-                        match inside_created(axis).filter(|_| !around(&request.axes[axis])) {
-                            Some(object) => format!(
-                                "sets {key}, which adds `{}` to the base: {error}",
-                                object.join(".")
-                            ),
-                            None => format!("sets {key}: {error}"),
-                        };
-                    let key = (axis, message);
+            // The first grid key the error is at, inside or around, or inside an object the
+            // key added to the base, with the message that says which.
+            let axes = request.axes.iter().zip(&created).enumerate();
+            let blamed =
+                axes.filter(|_| !segments.is_empty())
+                    .find_map(|(index, (axis, created))| {
+                        if segments.starts_with(&axis.segments)
+                            || axis.segments.starts_with(&segments)
+                        {
+                            return Some((index, format!("sets {}: {error}", axis.key)));
+                        }
+                        let object = created.filter(|object| segments.starts_with(object))?;
+                        let message = format!(
+                            "sets {}, which adds `{}` to the base: {error}",
+                            axis.key,
+                            object.join(".")
+                        );
+                        Some((index, message))
+                    });
+            match blamed {
+                Some(key) => {
+                    let axis = key.0;
                     let value = combinations[*combination][axis];
                     match on_values.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, values)) => {

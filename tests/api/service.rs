@@ -4,9 +4,8 @@
 use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 
-use crate::support::{body, problem, spawn_app};
+use crate::support::{body, openapi, problem, spawn_app};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_version_answer() {
@@ -57,8 +56,7 @@ async fn unknown_routes_and_methods_are_problems() {
 
 /// Every path and method in `openapi.yaml`, as `(method, path)` pairs.
 fn documented_routes() -> BTreeSet<(String, String)> {
-    let document: Value =
-        serde_saphyr::from_str(include_str!("../../openapi.yaml")).expect("openapi.yaml parses");
+    let document = openapi();
     assert_eq!(document["openapi"], "3.1.0");
     let mut routes = BTreeSet::new();
     for (path, item) in document["paths"].as_object().expect("paths") {

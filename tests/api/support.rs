@@ -420,3 +420,8 @@ pub fn example_files(directory: &str) -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+/// `openapi.yaml`, parsed.
+pub fn openapi() -> Value {
+    serde_saphyr::from_str(include_str!("../../openapi.yaml")).expect("openapi.yaml parses")
+}

@@ -347,7 +347,7 @@ const LAYER_TYPES: &[(&str, LayerType)] = &[
 /// The names a layer's `type` takes, for the check against `openapi.yaml`.
 #[cfg(test)]
 pub(super) fn layer_types() -> Vec<&'static str> {
-    LAYER_TYPES.iter().map(|(name, _)| *name).collect()
+    super::read::names(LAYER_TYPES)
 }
 
 pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<ArchitectureSpec> {

@@ -325,7 +325,7 @@ const SOURCE_TYPES: &[(&str, SourceType)] = &[
 /// The names `data.type` takes, for the check against `openapi.yaml`.
 #[cfg(test)]
 pub(super) fn source_types() -> Vec<&'static str> {
-    SOURCE_TYPES.iter().map(|(name, _)| *name).collect()
+    super::read::names(SOURCE_TYPES)
 }
 
 /// Reads `type` and the fields of that source type from `object`.

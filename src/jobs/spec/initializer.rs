@@ -63,7 +63,7 @@ fn starts() -> Vec<(&'static str, Start)> {
 /// The names `initializer` (or its `type`) takes, for the check against `openapi.yaml`.
 #[cfg(test)]
 pub(super) fn names() -> Vec<&'static str> {
-    starts().into_iter().map(|(name, _)| name).collect()
+    super::read::names(&starts())
 }
 
 pub(super) fn parse(value: &Value, path: &str, errors: &mut Errors) -> Option<InitializerSpec> {

@@ -90,7 +90,7 @@ const OPTIMIZER_TYPES: &[(&str, OptimizerType)] = &[
 /// The names `optimizer.type` takes, for the check against `openapi.yaml`.
 #[cfg(test)]
 pub(super) fn optimizer_types() -> Vec<&'static str> {
-    OPTIMIZER_TYPES.iter().map(|(name, _)| *name).collect()
+    super::read::names(OPTIMIZER_TYPES)
 }
 
 impl OptimizerKindSpec {

@@ -411,6 +411,11 @@ pub fn integer(value: &Value, path: &str, lo: u64, hi: u64, errors: &mut Errors)
     }
 }
 
+/// Every name `table` accepts, aliases included, in its order.
+pub fn names<'a, T>(table: &[(&'a str, T)]) -> Vec<&'a str> {
+    table.iter().map(|(name, _)| *name).collect()
+}
+
 /// A string naming one entry of `table`; the message lists every accepted name.
 pub fn name<T: Copy>(
     value: &Value,
@@ -419,7 +424,7 @@ pub fn name<T: Copy>(
     table: &[(&str, T)],
     errors: &mut Errors,
 ) -> Option<T> {
-    let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
+    let names = names(table);
     let Value::String(text) = value else {
         errors.add(
             path,

@@ -101,7 +101,7 @@ const SCHEDULE_TYPES: &[(&str, ScheduleType)] = &[
 /// The names `schedule.type` takes, for the check against `openapi.yaml`.
 #[cfg(test)]
 pub(super) fn schedule_types() -> Vec<&'static str> {
-    SCHEDULE_TYPES.iter().map(|(name, _)| *name).collect()
+    super::read::names(SCHEDULE_TYPES)
 }
 
 pub const SCHEDULE_UNITS: &[(&str, ScheduleUnit)] =
